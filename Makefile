@@ -1,0 +1,78 @@
+# Set-up and checks. `make demo` and `make test` do everything on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
+DEMO_DIR := build/demo
+export SCAFFOLD_TEST_CACHE ?= $(HOME)/.cache/scaffold-tests
+export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
+PYTEST_JOBS ?= 2
+
+.PHONY: demo test test-fast test-e2e lint typecheck install validators system-packages bench examples constraints clean
+
+## install: .venv with scaffold (editable), the validators and the dev tools
+install: $(BIN)/.installed
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[validate,dev,delivery]"
+	touch $@
+
+## validators: checkov in its own environment (it pins packaging<24, which clashes with pytest)
+validators: $(CHECKOV)
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
+
+## system-packages: servers and tools the tests run for real (PostgreSQL, nginx, promtool, shellcheck)
+system-packages:
+	@missing=""; \
+	for tool in /usr/lib/postgresql/15/bin/initdb:postgresql /usr/sbin/nginx:nginx-light /usr/bin/promtool:prometheus /usr/bin/shellcheck:shellcheck; do \
+	  [ -x "$${tool%%:*}" ] || missing="$$missing $${tool##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+demo: install
+	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	cd $(DEMO_DIR) && ../../$(BIN)/scaffold init shop --defaults
+	$(BIN)/scaffold new backend orders --defaults -C $(DEMO_DIR)/shop 2>&1 | head -n 1
+	$(BIN)/scaffold new backend inventory --defaults -C $(DEMO_DIR)/shop 2>&1 | head -n 1
+	$(BIN)/scaffold list -C $(DEMO_DIR)/shop
+	$(BIN)/python -m tests.check_ecosystem $(DEMO_DIR)/shop
+
+lint: install
+	$(BIN)/ruff check scaffold tests bench
+	$(BIN)/ruff format --check scaffold tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+## test-fast: everything but the end-to-end tier (no servers, no generated-service suites)
+test-fast: install validators system-packages
+	$(BIN)/pytest -m "not e2e" -n $(PYTEST_JOBS)
+
+## test-e2e: the slow tier alone
+test-e2e: install validators system-packages
+	$(BIN)/pytest -m e2e
+
+test: install validators system-packages lint typecheck
+	$(BIN)/pytest -n $(PYTEST_JOBS) --durations=15
+
+bench: install
+	@command -v hyperfine >/dev/null || (apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null)
+	bash bench/run.sh
+
+## examples: regenerate examples/ from the templates (tests/test_examples.py compares them)
+examples: install
+	$(BIN)/python -m tests.make_examples examples
+
+constraints: install
+	{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.new && mv constraints.new constraints.txt
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache .mypy_cache .ruff_cache

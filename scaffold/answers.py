@@ -1,0 +1,89 @@
+"""The template's questions and the `--data key=value` answers a user gives on the command line.
+
+Values are converted to the question's type here, before copier runs, so a wrong value gets a
+one-line message naming the key instead of copier's traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import yaml
+
+from scaffold.errors import UsageError
+
+# Answers scaffold sets itself from the command line and ecosystem.yaml.
+SET_BY_SCAFFOLD: Final = frozenset({"kind", "name", "ecosystem", "registry"})
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    type: str
+    help: str
+    choices: tuple[str, ...]
+
+
+def questions(template_dir: Path) -> dict[str, Question]:
+    """The questions a user may answer (settings starting with '_' and computed values excluded)."""
+    raw = yaml.safe_load((template_dir / "copier.yml").read_text(encoding="utf-8"))
+    found: dict[str, Question] = {}
+    for name, spec in raw.items():
+        if name.startswith("_") or not isinstance(spec, dict) or spec.get("when") is False:
+            continue
+        choices = spec.get("choices") or ()
+        found[name] = Question(
+            name=name,
+            type=str(spec.get("type", "str")),
+            help=str(spec.get("help", "")),
+            choices=tuple(str(c) for c in choices),
+        )
+    return found
+
+
+def _convert(question: Question, value: str) -> object:
+    if question.type == "int":
+        try:
+            return int(value)
+        except ValueError:
+            raise UsageError(
+                f"--data {question.name} expects a whole number, got {value!r}.",
+                f"Example: --data {question.name}=8001",
+            ) from None
+    if question.type == "bool":
+        lowered = value.lower()
+        if lowered in {"true", "yes", "1", "on"}:
+            return True
+        if lowered in {"false", "no", "0", "off"}:
+            return False
+        raise UsageError(
+            f"--data {question.name} expects true or false, got {value!r}.", f"Example: --data {question.name}=true"
+        )
+    if question.choices and value not in question.choices:
+        raise UsageError(
+            f"--data {question.name} must be one of {', '.join(question.choices)}; got {value!r}.",
+            f"Example: --data {question.name}={question.choices[0]}",
+        )
+    return value
+
+
+def parse_data(pairs: list[str], template_dir: Path) -> dict[str, object]:
+    known = questions(template_dir)
+    answers: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--data {pair!r} is not of the form key=value.", "Example: --data port=8001")
+        if key in SET_BY_SCAFFOLD:
+            raise UsageError(
+                f"--data {key} cannot be set: scaffold sets it from the command and ecosystem.yaml.",
+                "Give the name on the command line; the ecosystem and registry come from ecosystem.yaml.",
+            )
+        if key not in known:
+            allowed = ", ".join(sorted(set(known) - SET_BY_SCAFFOLD))
+            raise UsageError(f"--data {key}: the template has no such question.", f"Known keys: {allowed}.")
+        answers[key] = _convert(known[key], value)
+    return answers

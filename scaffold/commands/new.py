@@ -1,0 +1,140 @@
+"""`scaffold new KIND NAME`: render a service from its template and wire it into the ecosystem.
+
+Data flow: find the meta-project -> read ecosystem.yaml -> validate the name and answers ->
+plan the wiring of the ecosystem with the new service (stops on hand-edited derived files) ->
+render the service into a staging directory -> in one transaction move it into place, write
+ecosystem.yaml and the derived files. Any failure leaves the meta-project as it was.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Final
+
+from scaffold import ecosystem_file
+from scaffold.answers import parse_data
+from scaffold.errors import ConflictError, UsageError
+from scaffold.model import KINDS, Ecosystem, Kind, Service
+from scaffold.names import check_new_service_name
+from scaffold.project import STATE_DIR, find_root, locked
+from scaffold.prompts import Asker, Prompt, resolve
+from scaffold.results import Change, NewResult
+from scaffold.templates import builtin_ref, builtin_templates_dir, render
+from scaffold.transaction import Transaction
+from scaffold.wiring_apply import changes, plan_wiring, stage_wiring
+
+FIRST_PORT: Final = 8001
+# Host ports the root compose publishes for the shared infrastructure.
+INFRASTRUCTURE_PORTS: Final = frozenset({4317, 4318, 5432, 5672, 6379, 8080, 9090, 15672, 16686})
+
+
+def check_kind(kind: str) -> Kind:
+    if kind not in KINDS:
+        raise UsageError(f"Unknown kind '{kind}'.", f"Known kinds: {', '.join(KINDS)}.")
+    return kind
+
+
+def next_free_port(ecosystem: Ecosystem) -> int:
+    used = {s.port for s in ecosystem.services} | INFRASTRUCTURE_PORTS
+    port = FIRST_PORT
+    while port in used:
+        port += 1
+    return port
+
+
+def _check_port(port: object, ecosystem: Ecosystem) -> int:
+    if not isinstance(port, int) or not 1024 <= port <= 65535:
+        raise UsageError(f"Port {port!r} is not between 1024 and 65535.", "Example: --data port=8001")
+    owner = next((s.name for s in ecosystem.services if s.port == port), None)
+    if owner or port in INFRASTRUCTURE_PORTS:
+        raise ConflictError(
+            f"Port {port} is already used by {owner or 'the shared infrastructure'}.",
+            f"Leave the port out and scaffold picks a free one ({next_free_port(ecosystem)}).",
+        )
+    return port
+
+
+def _prompts(kind: Kind, name: str, ecosystem: Ecosystem) -> list[Prompt]:
+    def port_error(text: str) -> str | None:
+        try:
+            _check_port(int(text), ecosystem)
+        except ValueError:
+            return "a whole number, e.g. 8001"
+        except (UsageError, ConflictError) as err:
+            return err.message
+        return None
+
+    return [
+        Prompt("description", "What does the service do (one line)?", f"The {name} {kind}"),
+        Prompt("port", "Local development port", next_free_port(ecosystem), port_error),
+    ]
+
+
+def _files(directory: Path) -> tuple[str, ...]:
+    return tuple(sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()))
+
+
+def new_service(
+    start: Path,
+    kind: str,
+    name: str,
+    *,
+    data: list[str],
+    defaults: bool,
+    dry_run: bool,
+    asker: Asker | None,
+) -> NewResult:
+    checked_kind = check_kind(kind)
+    root = find_root(start)
+    with locked(root):
+        document = ecosystem_file.load(root)
+        ecosystem = document.model
+        check_new_service_name(name, (s.name for s in ecosystem.services))
+        path = f"services/{name}"
+        if (root / path).exists() or (root / path).is_symlink():
+            raise ConflictError(
+                f"{root / path} already exists.", "Move it away or choose another name; scaffold never overwrites it."
+            )
+        given = parse_data(data, builtin_templates_dir())
+        answers = resolve(_prompts(checked_kind, name, ecosystem), given, defaults=defaults, asker=asker)
+        port = _check_port(answers["port"], ecosystem)
+        service = Service(
+            name=name,
+            kind=checked_kind,
+            path=path,
+            port=port,
+            route=f"/api/{name}",
+            template=builtin_ref(),
+            needs=("postgres",),
+        )
+        new_text = ecosystem_file.with_service(document, service)
+        wired = ecosystem_file.parse(new_text.decode())
+        files, wiring = plan_wiring(root, wired.model)
+        template_answers = {
+            **answers,
+            "kind": kind,
+            "name": name,
+            "ecosystem": ecosystem.name,
+            "registry": ecosystem.registry,
+        }
+        staging_parent = Path(tempfile.mkdtemp(prefix="staging-", dir=None if dry_run else root / STATE_DIR))
+        try:
+            staged = staging_parent / name
+            render(service.template, staged, template_answers)
+            result = NewResult(
+                root=root,
+                service=service,
+                files=_files(staged),
+                wiring=(Change(ecosystem_file.FILE_NAME, "update"), *changes(root, wiring)),
+                dry_run=dry_run,
+            )
+            if not dry_run:
+                with Transaction(root) as tx:
+                    tx.move_in(staged, path)
+                    tx.write(ecosystem_file.FILE_NAME, new_text)
+                    stage_wiring(tx, files, wiring)
+        finally:
+            shutil.rmtree(staging_parent, ignore_errors=True)
+        return result

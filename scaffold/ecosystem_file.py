@@ -1,0 +1,265 @@
+"""Reading and editing `ecosystem.yaml` without losing what a user wrote in it.
+
+The file is parsed with ruamel.yaml's round-trip loader, so comments, key order and quoting
+survive an edit; it is validated into the typed model (scaffold.model) with the line and column
+of each problem. Edits (add or remove a service) are made on the round-trip document and
+serialised back to bytes; writing them is the transaction's job.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, cast
+
+from scaffold.errors import NotFoundError, UsageError
+from scaffold.model import (
+    ENVIRONMENT_NAMES,
+    INFRASTRUCTURE,
+    KINDS,
+    Ecosystem,
+    Environment,
+    Infrastructure,
+    Service,
+    TemplateRef,
+)
+
+FILE_NAME: Final = "ecosystem.yaml"
+
+
+@dataclass(frozen=True)
+class EcosystemDocument:
+    """The parsed model plus the round-trip document it came from."""
+
+    model: Ecosystem
+    tree: Any  # ruamel.yaml CommentedMap
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    return yaml
+
+
+def _where(node: Any, key: str | None = None) -> str:
+    """'line L, column C' of a key (or of the node) in the file, 1-based."""
+    try:
+        if key is not None:
+            line, col = node.lc.key(key)
+        else:
+            line, col = node.lc.line, node.lc.col
+        return f"line {line + 1}, column {col + 1}"
+    except (AttributeError, KeyError, TypeError):
+        return "unknown position"
+
+
+def _fail(message: str, node: Any, key: str | None = None) -> UsageError:
+    return UsageError(
+        f"{FILE_NAME} {_where(node, key)}: {message}",
+        f"Fix {FILE_NAME} (see docs/ecosystem-yaml.md for its fields), then run the command again.",
+    )
+
+
+def _mapping(node: Any, key: str, parent: Any) -> Any:
+    from ruamel.yaml.comments import CommentedMap
+
+    if not isinstance(node, CommentedMap):
+        raise _fail(f"'{key}' must be a mapping", parent, key)
+    return node
+
+
+def _str(node: Any, key: str, *, optional: bool = False) -> str | None:
+    value = node.get(key)
+    if value is None:
+        if optional:
+            return None
+        raise _fail(f"'{key}' is missing", node)
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(f"'{key}' must be a non-empty string", node, key)
+    return str(value)
+
+
+def _req_str(node: Any, key: str) -> str:
+    return cast(str, _str(node, key))
+
+
+def _template(node: Any, key: str, parent: Any) -> TemplateRef:
+    tree = _mapping(node, key, parent)
+    return TemplateRef(source=_req_str(tree, "source"), version=_req_str(tree, "version"))
+
+
+def _environment(name: str, node: Any, parent: Any) -> Environment:
+    tree = _mapping(node, name, parent)
+    values = tree.get("values") or {}
+    if not isinstance(values, dict):
+        raise _fail("'values' must be a mapping", tree, "values")
+    env = Environment(
+        name=name,
+        namespace=_req_str(tree, "namespace"),
+        secret=_req_str(tree, "secret"),
+        context=_str(tree, "context", optional=True),
+        api_server=_str(tree, "api_server", optional=True),
+        values=_plain(values),
+    )
+    if not env.context and not env.api_server:
+        raise _fail(f"environment '{name}' needs 'context' or 'api_server'", tree)
+    return env
+
+
+def _service(name: str, node: Any, parent: Any) -> Service:
+    from scaffold.names import check_name
+
+    try:
+        check_name(name)
+    except UsageError as err:
+        raise _fail(err.message, parent, name) from None
+    tree = _mapping(node, name, parent)
+    kind = _req_str(tree, "kind")
+    if kind not in KINDS:
+        raise _fail(f"unknown kind '{kind}' (known: {', '.join(KINDS)})", tree, "kind")
+    port = tree.get("port")
+    if not isinstance(port, int) or isinstance(port, bool) or not 1024 <= port <= 65535:
+        raise _fail("'port' must be an integer between 1024 and 65535", tree, "port")
+    needs = tree.get("needs") or []
+    if not isinstance(needs, list) or any(n not in INFRASTRUCTURE for n in needs):
+        raise _fail(f"'needs' must be a list of {', '.join(INFRASTRUCTURE)}", tree, "needs")
+    route = _str(tree, "route", optional=True)
+    if route is not None and not route.startswith("/"):
+        raise _fail("'route' must start with '/'", tree, "route")
+    path = _req_str(tree, "path")
+    if path.startswith("/") or ".." in Path(path).parts:
+        raise _fail("'path' must be relative to the meta-project and stay inside it", tree, "path")
+    return Service(
+        name=name,
+        kind=kind,
+        path=path,
+        port=port,
+        route=route,
+        template=_template(tree.get("template"), "template", tree),
+        needs=tuple(cast(Infrastructure, n) for n in needs),
+    )
+
+
+def _plain(node: Any) -> Any:
+    """A ruamel tree as plain dicts/lists (for values merged into Helm values files)."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def parse(text: str) -> EcosystemDocument:
+    from ruamel.yaml.error import YAMLError
+
+    from scaffold.names import check_name
+
+    try:
+        tree = _yaml().load(text)
+    except YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise UsageError(
+            f"{FILE_NAME} is not valid YAML: {where}{problem}",
+            f"Fix the syntax of {FILE_NAME} (git diff shows what changed).",
+        ) from None
+    from ruamel.yaml.comments import CommentedMap
+
+    if not isinstance(tree, CommentedMap):
+        raise UsageError(f"{FILE_NAME} must be a mapping at the top level.", "Restore it from git.")
+    name = _req_str(tree, "name")
+    try:
+        check_name(name, "ecosystem")
+    except UsageError as err:
+        raise _fail(err.message, tree, "name") from None
+    environments_tree = _mapping(tree.get("environments"), "environments", tree)
+    missing = [e for e in ENVIRONMENT_NAMES if e not in environments_tree]
+    if missing:
+        raise _fail(f"environments {', '.join(missing)} are missing", tree, "environments")
+    services_tree = tree.get("services")
+    if services_tree is None:
+        services_tree = CommentedMap()
+        tree["services"] = services_tree
+    services_tree = _mapping(services_tree, "services", tree)
+    services = tuple(_service(str(k), v, services_tree) for k, v in services_tree.items())
+    ports = [s.port for s in services]
+    for service in services:
+        if ports.count(service.port) > 1:
+            raise _fail(f"port {service.port} is used by more than one service", services_tree, service.name)
+    model = Ecosystem(
+        name=name,
+        description=str(tree.get("description") or ""),
+        registry=_req_str(tree, "registry"),
+        template=_template(tree.get("template"), "template", tree),
+        environments=tuple(_environment(str(k), v, environments_tree) for k, v in environments_tree.items()),
+        services=services,
+    )
+    return EcosystemDocument(model=model, tree=tree)
+
+
+def load(root: Path) -> EcosystemDocument:
+    path = root / FILE_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"{path} does not exist.", "Run the command inside a meta-project made by `scaffold init`."
+        ) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"Cannot read {path}: {err}", "Check the file's permissions and encoding.") from None
+    return parse(text)
+
+
+def dump(tree: Any) -> bytes:
+    buffer = io.StringIO()
+    _yaml().dump(tree, buffer)
+    return buffer.getvalue().encode("utf-8")
+
+
+def with_service(document: EcosystemDocument, service: Service) -> bytes:
+    """The file's new bytes with `service` appended to `services` (comments and order kept)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    entry = CommentedMap()
+    entry["kind"] = service.kind
+    entry["path"] = service.path
+    entry["port"] = service.port
+    if service.route is not None:
+        entry["route"] = service.route
+    template = CommentedMap()
+    template["source"] = service.template.source
+    template["version"] = service.template.version
+    entry["template"] = template
+    needs = CommentedSeq(service.needs)
+    needs.fa.set_flow_style()
+    entry["needs"] = needs
+    tree = _yaml().load(dump(document.tree))  # a copy: the loaded document stays as it was
+    services = tree.get("services")
+    if services is None or not isinstance(services, CommentedMap):
+        services = CommentedMap()
+        tree["services"] = services
+    elif not services:
+        # `services: {}` in flow style would serialise the new entry inline: make it a block.
+        services.fa.set_block_style()
+    services[service.name] = entry
+    return dump(tree)
+
+
+def without_service(document: EcosystemDocument, name: str) -> bytes:
+    """The file's new bytes with the service `name` removed."""
+    tree = _yaml().load(dump(document.tree))
+    services: Any = tree.get("services") or {}
+    if name not in services:
+        raise NotFoundError(
+            f"There is no service named '{name}' in this ecosystem.", "Run `scaffold list` to see the services."
+        )
+    del services[name]
+    if not services:
+        services.fa.set_flow_style()
+    return dump(tree)

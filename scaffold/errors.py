@@ -1,0 +1,43 @@
+"""The one error type the CLI turns into a message; everything a user can get wrong raises it.
+
+The message is shown verbatim, on one line, followed by the hint; the exit code says what kind
+of problem it was (documented in docs/cli.md).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1  # an unexpected failure; the change was rolled back
+    USAGE = 2  # bad arguments or input values
+    NOT_FOUND = 3  # no meta-project, unknown service, unknown template version
+    CONFLICT = 4  # a derived file was edited by hand, a target exists, a lock is held
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class ScaffoldError(Exception):
+    exit_code: ExitCode = ExitCode.FAILURE
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(ScaffoldError):
+    exit_code = ExitCode.USAGE
+
+
+class NotFoundError(ScaffoldError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class ConflictError(ScaffoldError):
+    exit_code = ExitCode.CONFLICT
+
+
+class InterruptedByUser(ScaffoldError):
+    exit_code = ExitCode.INTERRUPTED

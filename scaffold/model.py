@@ -1,0 +1,74 @@
+"""The typed model of an ecosystem, as read from `ecosystem.yaml`.
+
+Every stage after parsing (wiring, listing, commands) works on these frozen dataclasses, never on
+raw dicts, so a field that is renamed is renamed everywhere by the type checker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+Kind = Literal["backend"]
+KINDS: Final[tuple[Kind, ...]] = ("backend",)
+
+Infrastructure = Literal["postgres"]
+INFRASTRUCTURE: Final[tuple[Infrastructure, ...]] = ("postgres",)
+
+ENVIRONMENT_NAMES: Final[tuple[str, ...]] = ("test", "staging", "production")
+
+# Ports inside every service container; the host port for local development is Service.port.
+APP_PORT: Final = 8000
+METRICS_PORT: Final = 9000
+
+
+@dataclass(frozen=True)
+class TemplateRef:
+    """Where a service's template comes from and which version rendered it."""
+
+    source: str  # "builtin" or a git URL / path of a template repository
+    version: str  # a version tag of that repository, e.g. "0.1.0"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A Kubernetes environment the ecosystem is delivered to."""
+
+    name: str
+    namespace: str
+    secret: str  # name of the Secret object holding this environment's credentials
+    context: str | None = None  # kubeconfig context, or ...
+    api_server: str | None = None  # ... an API endpoint
+    values: dict[str, object] = field(default_factory=dict)  # overrides merged into values-<env>.yaml
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    kind: Kind
+    path: str  # POSIX path relative to the meta-project root, e.g. "services/orders"
+    port: int  # host port for local development
+    route: str | None  # gateway path prefix, e.g. "/api/orders"; None when not routed
+    template: TemplateRef
+    needs: tuple[Infrastructure, ...] = ()
+
+    @property
+    def package(self) -> str:
+        """The Python package name of the service."""
+        return self.name.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Ecosystem:
+    name: str
+    description: str
+    registry: str  # image repository prefix, images are "<registry>/<service>:<tag>"
+    template: TemplateRef  # the template that rendered the meta-project itself
+    environments: tuple[Environment, ...]
+    services: tuple[Service, ...]
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def needs(self, infrastructure: Infrastructure) -> bool:
+        return any(infrastructure in s.needs for s in self.services)

@@ -1,0 +1,295 @@
+"""`compose.yaml` at the meta-project root: the whole ecosystem for local development.
+
+Each backend runs from its own directory's Dockerfile (target `runtime`) against one shared
+PostgreSQL server with a database per service, behind the gateway, with traces going through an
+OpenTelemetry collector to Jaeger and metrics scraped by Prometheus. Everything published is
+bound to 127.0.0.1. Credentials are local-development defaults that `.env` may override; real
+ones live in each environment's Secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from scaffold.model import APP_PORT, METRICS_PORT, Ecosystem, Service
+from scaffold.wiring.files import DerivedFile
+from scaffold.wiring._render import GENERATED, text_file, yaml_file
+
+# Compose service names of the shared infrastructure; no service of an ecosystem may take one.
+RESERVED_NAMES: Final[tuple[str, ...]] = (
+    "gateway",
+    "otel-collector",
+    "jaeger",
+    "prometheus",
+    "postgres",
+    "rabbitmq",
+    "redis",
+)
+
+# Exact image tags of the shared infrastructure (bump them together, then run the tests).
+IMAGES: Final[dict[str, str]] = {
+    "gateway": "nginxinc/nginx-unprivileged:1.29.3-alpine",
+    "otel-collector": "otel/opentelemetry-collector-contrib:0.131.0",
+    "jaeger": "jaegertracing/jaeger:2.11.0",
+    "prometheus": "prom/prometheus:v3.5.0",
+    "postgres": "postgres:17.7-bookworm",
+}
+
+GATEWAY_PORT: Final = 8080  # nginx-unprivileged listens on 8080, published on the same host port
+JAEGER_UI_PORT: Final = 16686
+PROMETHEUS_PORT: Final = 9090
+OTLP_HTTP_PORT: Final = 4318
+OTLP_GRPC_PORT: Final = 4317
+COLLECTOR_HEALTH_PORT: Final = 13133
+
+COLLECTOR_CONFIG = "monitoring/otel-collector.yaml"
+POSTGRES_INIT = "postgres/init-databases.sql"
+
+# Same defaults as the meta-project's .env.example: local-only values, never real credentials.
+POSTGRES_USER = "${POSTGRES_USER:-ecosystem}"
+POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:-local-development-only}"
+
+
+def _sorted(services: tuple[Service, ...]) -> list[Service]:
+    return sorted(services, key=lambda s: s.name)
+
+
+def database_url(service: Service) -> str:
+    return f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@postgres:5432/{service.name}"
+
+
+def _app_environment(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if "postgres" in service.needs:
+        env["DATABASE_URL"] = database_url(service)
+    env.update(
+        {
+            "LOG_LEVEL": "INFO",
+            "METRICS_PORT": str(METRICS_PORT),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://otel-collector:{OTLP_HTTP_PORT}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={ecosystem.name},deployment.environment=local",
+            "OTEL_SERVICE_NAME": service.name,
+            "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+        }
+    )
+    return env
+
+
+def _build(service: Service) -> dict[str, Any]:
+    return {"context": f"./{service.path}", "target": "runtime"}
+
+
+def _image(ecosystem: Ecosystem, service: Service) -> str:
+    return f"{ecosystem.registry}/{service.name}:local"
+
+
+def _app(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
+    depends_on: dict[str, Any] = {}
+    if "postgres" in service.needs:
+        depends_on[f"{service.name}-migrate"] = {"condition": "service_completed_successfully"}
+        depends_on["postgres"] = {"condition": "service_healthy", "restart": True}
+    depends_on["otel-collector"] = {"condition": "service_started"}
+    probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{APP_PORT}/readyz', timeout=3)"
+    return {
+        "build": _build(service),
+        "image": _image(ecosystem, service),
+        "environment": _app_environment(ecosystem, service),
+        "ports": [f"127.0.0.1:{service.port}:{APP_PORT}"],
+        "depends_on": depends_on,
+        "healthcheck": {
+            "test": ["CMD", "python", "-c", probe],
+            "interval": "10s",
+            "timeout": "5s",
+            "retries": 5,
+            "start_period": "20s",
+        },
+        "restart": "unless-stopped",
+        "read_only": True,
+        "tmpfs": ["/tmp"],
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+    }
+
+
+def _migrate(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
+    # One-shot: schema first, then the service's own idempotent fixtures.
+    return {
+        "build": _build(service),
+        "image": _image(ecosystem, service),
+        "command": ["sh", "-c", f"alembic upgrade head && python -m {service.package}.fixtures"],
+        "environment": {"DATABASE_URL": database_url(service), "OTEL_SDK_DISABLED": "true"},
+        "depends_on": {"postgres": {"condition": "service_healthy"}},
+        "restart": "no",
+        "read_only": True,
+        "tmpfs": ["/tmp"],
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+    }
+
+
+def _gateway(routed: list[Service]) -> dict[str, Any]:
+    return {
+        "image": IMAGES["gateway"],
+        "volumes": ["./gateway/nginx.conf:/etc/nginx/nginx.conf:ro"],
+        "ports": [f"127.0.0.1:{GATEWAY_PORT}:{GATEWAY_PORT}"],
+        # nginx resolves upstream names when it starts: start it after the services, and again
+        # whenever one of them is restarted (its address may change).
+        "depends_on": {s.name: {"condition": "service_healthy", "restart": True} for s in routed},
+        "healthcheck": {
+            "test": ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{GATEWAY_PORT}/healthz"],
+            "interval": "10s",
+            "timeout": "3s",
+            "retries": 3,
+        },
+        "restart": "unless-stopped",
+        "read_only": True,
+        "tmpfs": ["/tmp"],
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+    }
+
+
+def _collector() -> dict[str, Any]:
+    return {
+        "image": IMAGES["otel-collector"],
+        "command": ["--config=/etc/otelcol-contrib/config.yaml"],
+        "volumes": [f"./{COLLECTOR_CONFIG}:/etc/otelcol-contrib/config.yaml:ro"],
+        "depends_on": {"jaeger": {"condition": "service_started"}},
+        "restart": "unless-stopped",
+        "read_only": True,
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+    }
+
+
+def _jaeger() -> dict[str, Any]:
+    return {
+        "image": IMAGES["jaeger"],
+        "ports": [f"127.0.0.1:{JAEGER_UI_PORT}:{JAEGER_UI_PORT}"],
+        "restart": "unless-stopped",
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+    }
+
+
+def _prometheus() -> dict[str, Any]:
+    return {
+        "image": IMAGES["prometheus"],
+        "command": [
+            "--config.file=/etc/prometheus/prometheus.yml",
+            "--storage.tsdb.path=/prometheus",
+            "--web.enable-lifecycle",
+        ],
+        "volumes": [
+            "./monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro",
+            "./monitoring/alerts.yml:/etc/prometheus/alerts.yml:ro",
+            "prometheus-data:/prometheus",
+        ],
+        "ports": [f"127.0.0.1:{PROMETHEUS_PORT}:{PROMETHEUS_PORT}"],
+        "restart": "unless-stopped",
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+    }
+
+
+def _postgres() -> dict[str, Any]:
+    return {
+        "image": IMAGES["postgres"],
+        "environment": {
+            "POSTGRES_USER": POSTGRES_USER,
+            "POSTGRES_PASSWORD": POSTGRES_PASSWORD,
+            "POSTGRES_DB": "postgres",
+        },
+        "volumes": [
+            f"./{POSTGRES_INIT}:/docker-entrypoint-initdb.d/10-databases.sql:ro",
+            "postgres-data:/var/lib/postgresql/data",
+        ],
+        "healthcheck": {
+            "test": ["CMD-SHELL", 'pg_isready -U "$${POSTGRES_USER}" -d postgres'],
+            "interval": "5s",
+            "timeout": "3s",
+            "retries": 10,
+            "start_period": "10s",
+        },
+        "restart": "unless-stopped",
+        "security_opt": ["no-new-privileges:true"],
+    }
+
+
+def compose_model(ecosystem: Ecosystem) -> dict[str, Any]:
+    """The compose file as data (services sorted by name; infrastructure after them)."""
+    services: dict[str, Any] = {}
+    for service in _sorted(ecosystem.services):
+        if "postgres" in service.needs:
+            services[f"{service.name}-migrate"] = _migrate(ecosystem, service)
+        services[service.name] = _app(ecosystem, service)
+    routed = [s for s in _sorted(ecosystem.services) if s.route]
+    services["gateway"] = _gateway(routed)
+    services["otel-collector"] = _collector()
+    services["jaeger"] = _jaeger()
+    services["prometheus"] = _prometheus()
+    volumes: dict[str, Any] = {"prometheus-data": {}}
+    if ecosystem.needs("postgres"):
+        services["postgres"] = _postgres()
+        volumes["postgres-data"] = {}
+    return {"name": ecosystem.name, "services": services, "volumes": dict(sorted(volumes.items()))}
+
+
+def collector_config() -> dict[str, Any]:
+    return {
+        "extensions": {"health_check": {"endpoint": f"0.0.0.0:{COLLECTOR_HEALTH_PORT}"}},
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
+                    "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"},
+                }
+            }
+        },
+        "processors": {
+            "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 20},
+            "batch": {},
+        },
+        "exporters": {"otlp/jaeger": {"endpoint": f"jaeger:{OTLP_GRPC_PORT}", "tls": {"insecure": True}}},
+        "service": {
+            "extensions": ["health_check"],
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["memory_limiter", "batch"],
+                    "exporters": ["otlp/jaeger"],
+                }
+            },
+        },
+    }
+
+
+def postgres_init_sql(ecosystem: Ecosystem) -> str:
+    names = sorted(s.name for s in ecosystem.services if "postgres" in s.needs)
+    header = [
+        f"-- {GENERATED}",
+        "-- One database per service that needs PostgreSQL; runs once, on an empty data volume.",
+    ]
+    return "\n".join([*header, *(f'CREATE DATABASE "{name}";' for name in names)]) + "\n"
+
+
+def derive(ecosystem: Ecosystem) -> list[DerivedFile]:
+    files = [
+        yaml_file(
+            "compose.yaml",
+            compose_model(ecosystem),
+            comment="Local development: `cp .env.example .env && docker compose up --build`.",
+        ),
+        yaml_file(
+            COLLECTOR_CONFIG,
+            collector_config(),
+            comment="OpenTelemetry collector of compose.yaml: OTLP in, Jaeger out.",
+        ),
+    ]
+    if ecosystem.needs("postgres"):
+        files.append(text_file(POSTGRES_INIT, postgres_init_sql(ecosystem)))
+    return files
+
+
+__all__ = ["IMAGES", "RESERVED_NAMES", "collector_config", "compose_model", "derive"]

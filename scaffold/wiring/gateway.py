@@ -1,0 +1,133 @@
+"""`gateway/nginx.conf`: the API gateway of compose.yaml (nginx-unprivileged).
+
+Each routed backend gets `<route>/` proxied to `http://<name>:8000/` (the prefix is stripped, as
+the HTTPRoute of the umbrella chart does in Kubernetes). The gateway answers `/healthz` itself,
+passes the W3C trace context on, and logs one JSON object per request.
+"""
+
+from __future__ import annotations
+
+from scaffold.model import APP_PORT, Ecosystem, Service
+from scaffold.wiring.files import DerivedFile
+from scaffold.wiring._render import YAML_HEADER, text_file
+
+LISTEN_PORT = 8080
+
+_LOG_FIELDS = (
+    ("time", "$time_iso8601", True),
+    ("request_id", "$gateway_request_id", True),
+    ("remote_addr", "$remote_addr", True),
+    ("method", "$request_method", True),
+    ("uri", "$request_uri", True),
+    ("status", "$status", False),
+    ("body_bytes_sent", "$body_bytes_sent", False),
+    ("request_time", "$request_time", False),
+    ("upstream_addr", "$upstream_addr", True),
+    ("upstream_status", "$upstream_status", True),
+    ("upstream_response_time", "$upstream_response_time", True),
+    ("traceparent", "$http_traceparent", True),
+    ("user_agent", "$http_user_agent", True),
+)
+
+
+def route_prefix(service: Service) -> str | None:
+    """The service's gateway path prefix without a trailing slash, or None when not routed."""
+    if not service.route:
+        return None
+    return "/" + service.route.strip("/")
+
+
+def routed(ecosystem: Ecosystem) -> list[tuple[Service, str]]:
+    """Routed services and their prefixes, sorted by service name."""
+    pairs = [(s, route_prefix(s)) for s in sorted(ecosystem.services, key=lambda s: s.name)]
+    return [(s, prefix) for s, prefix in pairs if prefix]
+
+
+def _log_format() -> str:
+    fields = ",".join(f'"{key}":"{value}"' if quoted else f'"{key}":{value}' for key, value, quoted in _LOG_FIELDS)
+    return "{" + fields + "}"
+
+
+def nginx_conf(ecosystem: Ecosystem) -> str:
+    locations: list[str] = []
+    for service, prefix in routed(ecosystem):
+        locations.append(
+            f"""
+        # {service.name}
+        location = {prefix} {{
+            return 308 {prefix}/;
+        }}
+        location {prefix}/ {{
+            proxy_pass http://{service.name}:{APP_PORT}/;
+        }}"""
+        )
+    header = YAML_HEADER + f"# API gateway of the {ecosystem.name} ecosystem for local development (compose.yaml).\n"
+    return (
+        header
+        + f"""
+worker_processes auto;
+pid /tmp/nginx.pid;
+error_log /dev/stderr warn;
+
+events {{
+    worker_connections 1024;
+}}
+
+http {{
+    # The image runs as an unprivileged user with a read-only root filesystem: write under /tmp.
+    client_body_temp_path /tmp/client_temp;
+    proxy_temp_path /tmp/proxy_temp;
+    fastcgi_temp_path /tmp/fastcgi_temp;
+    uwsgi_temp_path /tmp/uwsgi_temp;
+    scgi_temp_path /tmp/scgi_temp;
+
+    server_tokens off;
+    default_type application/json;
+    keepalive_timeout 65s;
+    client_max_body_size 10m;
+
+    # Keep the caller's request id, or make one.
+    map $http_x_request_id $gateway_request_id {{
+        default $http_x_request_id;
+        "" $request_id;
+    }}
+
+    log_format json escape=json '{_log_format()}';
+    access_log /dev/stdout json;
+
+    proxy_http_version 1.1;
+    proxy_connect_timeout 5s;
+    proxy_read_timeout 60s;
+    proxy_send_timeout 60s;
+    proxy_set_header Host $http_host;
+    proxy_set_header Connection "";
+    proxy_set_header X-Request-ID $gateway_request_id;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header X-Forwarded-Host $http_host;
+    # W3C trace context: the backend continues the caller's trace.
+    proxy_set_header traceparent $http_traceparent;
+    proxy_set_header tracestate $http_tracestate;
+
+    server {{
+        listen {LISTEN_PORT};
+        server_name _;
+        absolute_redirect off;
+
+        location = /healthz {{
+            access_log off;
+            return 200 '{{"status":"ok"}}\\n';
+        }}
+{"".join(locations)}
+
+        location / {{
+            return 404 '{{"detail":"Not Found"}}\\n';
+        }}
+    }}
+}}
+"""
+    )
+
+
+def derive(ecosystem: Ecosystem) -> list[DerivedFile]:
+    return [text_file("gateway/nginx.conf", nginx_conf(ecosystem))]

@@ -1,0 +1,334 @@
+"""`deploy/chart/`: the umbrella Helm chart of the ecosystem.
+
+One dependency per service (alias = service name), loaded from the service's own chart through
+a relative symlink `charts/<name>`, so the chart is complete in the repository: lint, render and
+`helm upgrade` need no `helm dependency build` and no chart repository.
+The umbrella adds what belongs to the ecosystem rather than to one service: an HTTPRoute per
+routed service (Gateway API v1, attached to a Gateway named by values) and a PrometheusRule with
+the alert rules of monitoring.py. values-<environment>.yaml hold the per-environment settings,
+merged with the `values` of that environment in ecosystem.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import Any, Final
+
+from scaffold.model import ENVIRONMENT_NAMES, Ecosystem, Environment, Service
+from scaffold.wiring.files import DerivedFile
+from scaffold.wiring._render import GENERATED, YAML_HEADER, deep_merge, dump_yaml, text_file, yaml_file
+from scaffold.wiring.gateway import route_prefix
+from scaffold.wiring.monitoring import alerts_document
+
+CHART_DIR: Final = "deploy/chart"
+CHART_VERSION: Final = "0.1.0"
+# Any version of a service's chart: the umbrella follows whatever its template rendered.
+DEPENDENCY_VERSION: Final = ">=0.0.0-0"
+RULES_FILE: Final = "files/alert-rules.yaml"
+HELPERS: Final = "_umbrella"  # prefix of the umbrella's helpers: no service name can take it
+
+# Per-environment sizing; environments not listed here get the staging sizing.
+SIZING: Final[dict[str, dict[str, Any]]] = {
+    "test": {
+        "replicaCount": 1,
+        "autoscaling": {"enabled": False, "minReplicas": 1, "maxReplicas": 1, "targetCPUUtilizationPercentage": 75},
+    },
+    "staging": {
+        "replicaCount": 2,
+        "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4, "targetCPUUtilizationPercentage": 75},
+        "podDisruptionBudget": {"minAvailable": 1},
+    },
+    "production": {
+        "replicaCount": 3,
+        "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 10, "targetCPUUtilizationPercentage": 70},
+        "podDisruptionBudget": {"minAvailable": 2},
+    },
+}
+
+_DNS_LABEL = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+_DNS_LABEL_OR_EMPTY = "^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$"
+
+
+def _services(ecosystem: Ecosystem) -> list[Service]:
+    return sorted(ecosystem.services, key=lambda s: s.name)
+
+
+def environments(ecosystem: Ecosystem) -> list[Environment]:
+    """The ecosystem's environments in promotion order (test, staging, production, then others)."""
+
+    def key(env: Environment) -> tuple[int, str]:
+        order = ENVIRONMENT_NAMES.index(env.name) if env.name in ENVIRONMENT_NAMES else len(ENVIRONMENT_NAMES)
+        return (order, env.name)
+
+    return sorted(ecosystem.environments, key=key)
+
+
+def chart_path(service: Service) -> str:
+    return posixpath.normpath(posixpath.join(service.path, "chart"))
+
+
+def symlink_target(service: Service) -> str:
+    """Target of deploy/chart/charts/<name>, relative to that link's directory."""
+    return posixpath.relpath(chart_path(service), posixpath.join(CHART_DIR, "charts"))
+
+
+def chart_yaml(ecosystem: Ecosystem) -> dict[str, Any]:
+    return {
+        "apiVersion": "v2",
+        "name": ecosystem.name,
+        "description": f"Umbrella chart of the {ecosystem.name} ecosystem: {ecosystem.description}",
+        "type": "application",
+        "version": CHART_VERSION,
+        "kubeVersion": ">=1.27.0-0",
+        "dependencies": [
+            {
+                "name": s.name,
+                "alias": s.name,
+                "version": DEPENDENCY_VERSION,
+                "repository": "file://" + posixpath.relpath(chart_path(s), CHART_DIR),
+                "condition": f"{s.name}.enabled",
+            }
+            for s in _services(ecosystem)
+        ],
+        "annotations": {"app.kubernetes.io/part-of": ecosystem.name},
+    }
+
+
+def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "global": {"environment": "", "secretName": ""},
+        "gateway": {
+            "enabled": True,
+            "name": f"{ecosystem.name}-gateway",
+            "namespace": "",
+            "sectionName": "",
+            "hostnames": [],
+        },
+        "prometheusRule": {"enabled": True, "labels": {}},
+    }
+    for service in _services(ecosystem):
+        values[service.name] = {
+            "enabled": True,
+            "ecosystem": ecosystem.name,
+            "image": {"repository": f"{ecosystem.registry}/{service.name}"},
+        }
+    return values
+
+
+def environment_values(ecosystem: Ecosystem, env: Environment) -> dict[str, Any]:
+    sizing = SIZING.get(env.name, SIZING["staging"])
+    values: dict[str, Any] = {"global": {"environment": env.name, "secretName": env.secret}}
+    for service in _services(ecosystem):
+        values[service.name] = json.loads(json.dumps(sizing))
+    return deep_merge(values, env.values)
+
+
+def values_schema(ecosystem: Ecosystem) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "global": {
+            "type": "object",
+            "description": "Shared with every service's chart.",
+            "properties": {
+                "environment": {"type": "string", "pattern": "^([a-z][-a-z0-9]{0,30})?$"},
+                "secretName": {"type": "string", "pattern": "^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)?$"},
+            },
+            "required": ["environment", "secretName"],
+        },
+        "gateway": {
+            "type": "object",
+            "description": "The Gateway (Gateway API v1) the HTTPRoutes attach to; the cluster provides it.",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "name": {"type": "string", "pattern": _DNS_LABEL},
+                "namespace": {
+                    "type": "string",
+                    "pattern": _DNS_LABEL_OR_EMPTY,
+                    "description": "Empty: the release's namespace.",
+                },
+                "sectionName": {"type": "string", "pattern": _DNS_LABEL_OR_EMPTY},
+                "hostnames": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            },
+            "required": ["enabled", "name", "namespace", "sectionName", "hostnames"],
+        },
+        "prometheusRule": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "labels": {
+                    "type": "object",
+                    "description": "Extra labels, e.g. the one your Prometheus selects rules by.",
+                    "additionalProperties": {"type": "string"},
+                },
+            },
+            "required": ["enabled", "labels"],
+        },
+    }
+    for service in _services(ecosystem):
+        properties[service.name] = {
+            "type": "object",
+            "description": f"Values of the {service.name} chart (validated by its own values.schema.json).",
+        }
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$comment": GENERATED,
+        "title": f"Values of the umbrella chart of the {ecosystem.name} ecosystem",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+        "required": ["global", "gateway", "prometheusRule", *(s.name for s in _services(ecosystem))],
+    }
+
+
+def _helpers(ecosystem: Ecosystem) -> str:
+    return f"""{{{{/* {GENERATED} */}}}}
+
+{{{{/* Labels of the umbrella's own objects. */}}}}
+{{{{- define "{HELPERS}.labels" -}}}}
+helm.sh/chart: {{{{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}}}
+app.kubernetes.io/instance: {{{{ .Release.Name }}}}
+app.kubernetes.io/managed-by: {{{{ .Release.Service }}}}
+app.kubernetes.io/part-of: {ecosystem.name}
+{{{{- end }}}}
+
+{{{{/*
+Name of a service's Kubernetes Service, computed as the service charts do (helm create's
+fullname rule, honouring the service's fullnameOverride / nameOverride); the tests check that
+every route's backend is a rendered Service. Argument: (list $ "<service name>").
+*/}}}}
+{{{{- define "{HELPERS}.serviceName" -}}}}
+{{{{- $root := index . 0 }}}}
+{{{{- $values := index $root.Values (index . 1) }}}}
+{{{{- if $values.fullnameOverride }}}}
+{{{{- $values.fullnameOverride | trunc 63 | trimSuffix "-" }}}}
+{{{{- else }}}}
+{{{{- $name := default (index . 1) $values.nameOverride }}}}
+{{{{- if contains $name $root.Release.Name }}}}
+{{{{- $root.Release.Name | trunc 63 | trimSuffix "-" }}}}
+{{{{- else }}}}
+{{{{- printf "%s-%s" $root.Release.Name $name | trunc 63 | trimSuffix "-" }}}}
+{{{{- end }}}}
+{{{{- end }}}}
+{{{{- end }}}}
+"""
+
+
+def _httproutes(ecosystem: Ecosystem) -> str:
+    blocks: list[str] = []
+    for service in _services(ecosystem):
+        prefix = route_prefix(service)
+        if not prefix:
+            continue
+        values = f'(index .Values "{service.name}")'
+        blocks.append(
+            f"""{{{{- if and .Values.gateway.enabled {values}.enabled }}}}
+{{{{- $service := include "{HELPERS}.serviceName" (list $ "{service.name}") }}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: {{{{ $service }}}}
+  namespace: {{{{ .Release.Namespace }}}}
+  labels:
+    {{{{- include "{HELPERS}.labels" . | nindent 4 }}}}
+    app.kubernetes.io/name: {service.name}
+spec:
+  parentRefs:
+    - group: gateway.networking.k8s.io
+      kind: Gateway
+      name: {{{{ .Values.gateway.name }}}}
+      {{{{- with .Values.gateway.namespace }}}}
+      namespace: {{{{ . }}}}
+      {{{{- end }}}}
+      {{{{- with .Values.gateway.sectionName }}}}
+      sectionName: {{{{ . }}}}
+      {{{{- end }}}}
+  {{{{- with .Values.gateway.hostnames }}}}
+  hostnames:
+    {{{{- toYaml . | nindent 4 }}}}
+  {{{{- end }}}}
+  rules:
+    - matches:
+        - path:
+            type: PathPrefix
+            value: {prefix}
+      filters:
+        - type: URLRewrite
+          urlRewrite:
+            path:
+              type: ReplacePrefixMatch
+              replacePrefixMatch: /
+      backendRefs:
+        - name: {{{{ $service }}}}
+          port: {{{{ {values}.service.port }}}}
+{{{{- end }}}}
+"""
+        )
+    header = (
+        f"{{{{- /* {GENERATED} */}}}}\n"
+        "{{- /* One HTTPRoute per routed service; the prefix is stripped as by the compose gateway. */}}\n"
+    )
+    return header + "\n".join(blocks)
+
+
+def _prometheusrule() -> str:
+    return f"""{{{{- /* {GENERATED} */}}}}
+{{{{- /* The rules are read as a file so that their {{{{ $labels }}}} placeholders reach Prometheus untouched. */}}}}
+{{{{- if .Values.prometheusRule.enabled }}}}
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: {{{{ printf "%s-alerts" .Release.Name | trunc 63 | trimSuffix "-" }}}}
+  namespace: {{{{ .Release.Namespace }}}}
+  labels:
+    {{{{- include "{HELPERS}.labels" . | nindent 4 }}}}
+    {{{{- with .Values.prometheusRule.labels }}}}
+    {{{{- toYaml . | nindent 4 }}}}
+    {{{{- end }}}}
+spec:
+  {{{{- .Files.Get "{RULES_FILE}" | nindent 2 }}}}
+{{{{- end }}}}
+"""
+
+
+def derive(ecosystem: Ecosystem) -> list[DerivedFile]:
+    files: list[DerivedFile] = [
+        yaml_file(f"{CHART_DIR}/Chart.yaml", chart_yaml(ecosystem)),
+        yaml_file(
+            f"{CHART_DIR}/values.yaml",
+            default_values(ecosystem),
+            comment="Defaults of every environment; values-<environment>.yaml override them.\n"
+            "Each service's key holds values of that service's chart (see its values.yaml);\n"
+            "image tags are set at delivery (--set <service>.image.tag=<commit>).",
+        ),
+        text_file(f"{CHART_DIR}/values.schema.json", json.dumps(values_schema(ecosystem), indent=2, sort_keys=True)),
+        text_file(f"{CHART_DIR}/templates/_helpers.tpl", _helpers(ecosystem)),
+        text_file(f"{CHART_DIR}/templates/httproutes.yaml", _httproutes(ecosystem)),
+        text_file(f"{CHART_DIR}/templates/prometheusrule.yaml", _prometheusrule()),
+        text_file(
+            f"{CHART_DIR}/{RULES_FILE}",
+            YAML_HEADER
+            + "# Same rules as monitoring/alerts.yml (the PrometheusRule's spec).\n"
+            + dump_yaml(alerts_document(ecosystem)),
+        ),
+    ]
+    for env in environments(ecosystem):
+        files.append(
+            yaml_file(
+                f"{CHART_DIR}/values-{env.name}.yaml",
+                environment_values(ecosystem, env),
+                comment=f"Environment {env.name} (namespace {env.namespace}); edit environments.{env.name}.values"
+                " in ecosystem.yaml to change it.",
+            )
+        )
+    for service in _services(ecosystem):
+        files.append(
+            DerivedFile(
+                path=f"{CHART_DIR}/charts/{service.name}",
+                content=symlink_target(service).encode("utf-8"),
+                symlink=True,
+            )
+        )
+    return files

@@ -1,0 +1,167 @@
+"""Real servers on loopback for tests: a throwaway PostgreSQL cluster, free ports.
+
+`postgres_server()` runs initdb + pg_ctl from the machine's PostgreSQL in a scratch directory as
+the `postgres` OS user (PostgreSQL refuses to run as root), listening only on 127.0.0.1, and
+always stops the cluster and removes the directory, even when the body fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("SCAFFOLD_PG_BIN", "/usr/lib/postgresql/15/bin"))
+PG_OS_USER = "postgres"
+PG_SUPERUSER = "postgres"
+START_ATTEMPTS = 3
+
+
+class ServerError(RuntimeError):
+    """A test server could not be started."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free on `host` a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_postgres(args: Sequence[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", PG_OS_USER, "--", *args]
+    return list(args)
+
+
+def _run(args: Sequence[str], *, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.run(
+        _as_postgres(args),
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+    if proc.returncode != 0:
+        raise ServerError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+
+
+def _chown_to_postgres(path: Path) -> None:
+    if os.geteuid() == 0:
+        shutil.chown(path, user=PG_OS_USER, group=PG_OS_USER)
+
+
+@contextmanager
+def postgres_server(database: str = "app", user: str = "app") -> Iterator[str]:
+    """Start a PostgreSQL 15 cluster on 127.0.0.1; yield a `postgresql+psycopg://` URL to a new
+    database owned by a new password-authenticated `user`; stop and delete everything after."""
+    for tool in ("initdb", "pg_ctl", "psql"):
+        if not (PG_BIN / tool).exists():
+            raise ServerError(f"{PG_BIN / tool} not found: install PostgreSQL 15 (postgresql-15)")
+    # Not under pytest's tmp_path: those directories are private to root, the cluster's user
+    # must own and traverse this one.
+    scratch = Path(tempfile.mkdtemp(prefix="scaffold-pg-"))
+    data, sockets, log = scratch / "data", scratch / "sock", scratch / "server.log"
+    started = False
+    try:
+        os.chmod(scratch, 0o700)
+        sockets.mkdir()
+        _chown_to_postgres(scratch)
+        _chown_to_postgres(sockets)
+        superuser_password = secrets.token_hex(16)
+        password_file = scratch / "pwfile"
+        password_file.write_text(superuser_password + "\n")
+        _chown_to_postgres(password_file)
+        _run(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                PG_SUPERUSER,
+                f"--pwfile={password_file}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ]
+        )
+        port = 0
+        for attempt in range(1, START_ATTEMPTS + 1):
+            port = free_port()
+            options = (
+                f"-c listen_addresses=127.0.0.1 -c port={port} "
+                f"-c unix_socket_directories={sockets} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off"
+            )
+            try:
+                _run(
+                    [
+                        str(PG_BIN / "pg_ctl"),
+                        "-D",
+                        str(data),
+                        "-l",
+                        str(log),
+                        "-o",
+                        options,
+                        "-w",
+                        "-t",
+                        "60",
+                        "start",
+                    ]
+                )
+                started = True
+                break
+            except ServerError:
+                # Another process may have taken the port between free_port() and the bind.
+                if attempt == START_ATTEMPTS:
+                    server_log = log.read_text() if log.exists() else "(no server log)"
+                    raise ServerError(f"PostgreSQL did not start:\n{server_log}") from None
+        password = secrets.token_hex(16)
+        _run(
+            [
+                str(PG_BIN / "psql"),
+                "-h",
+                str(sockets),
+                "-p",
+                str(port),
+                "-U",
+                PG_SUPERUSER,
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                f"CREATE ROLE \"{user}\" LOGIN PASSWORD '{password}'",
+                "-c",
+                f'CREATE DATABASE "{database}" OWNER "{user}"',
+            ]
+        )
+        yield f"postgresql+psycopg://{user}:{password}@127.0.0.1:{port}/{database}"
+    finally:
+        if started:
+            _stop(data)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _stop(data: Path) -> None:
+    """Stop the cluster: politely, then immediately, then by killing the postmaster."""
+    for mode in ("fast", "immediate"):
+        try:
+            _run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", mode, "-w", "-t", "30", "stop"])
+            return
+        except (ServerError, subprocess.TimeoutExpired):
+            continue
+    pid_file = data / "postmaster.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)

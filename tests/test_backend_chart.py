@@ -1,0 +1,753 @@
+"""The Helm chart of the `backend` template, rendered by Copier and checked with the real tools:
+helm lint --strict, the chart's values.schema.json, Kubernetes 1.30 schemas and checkov."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import copier
+import helm_python as helm
+import pytest
+import yaml
+
+from tests import validators
+
+REPO = Path(__file__).resolve().parent.parent
+SERVICE = "orders"
+ECOSYSTEM = "shop"
+REGISTRY = "registry.example.com/shop"
+RELEASE = "shop"
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+OTHER_DIGEST = "sha256:" + "fedcba9876543210" * 4
+
+# What the umbrella chart of the meta-project sets per environment (each in its own namespace).
+ENVIRONMENTS: dict[str, dict[str, Any]] = {
+    "test": {
+        "global": {"environment": "test", "secretName": "shop-test-database"},
+        "image": {"tag": "0.1.0"},
+        "replicaCount": 1,
+        "autoscaling": {"enabled": False},
+        "serviceMonitor": {"enabled": False},
+        "otel": {"samplerArg": "1.0"},
+    },
+    "staging": {
+        "global": {"environment": "staging", "secretName": "shop-staging-database"},
+        "image": {"tag": "0.2.0-rc.1", "digest": ""},
+        "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4},
+        "otel": {"samplerArg": "0.5", "endpoint": "http://otel-collector.observability:4318"},
+        "serviceMonitor": {"enabled": True, "interval": "15s", "labels": {"release": "kube-prometheus-stack"}},
+    },
+    "production": {
+        "global": {"environment": "production", "secretName": "shop-production-database"},
+        "image": {"tag": "0.2.0", "digest": DIGEST},
+        "secret": {"name": "orders-production-database"},
+        "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 10, "targetCPUUtilizationPercentage": 60},
+        "podDisruptionBudget": {"minAvailable": 2},
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "256Mi", "ephemeral-storage": "64Mi"},
+            "limits": {"cpu": "2", "memory": "1Gi", "ephemeral-storage": "256Mi"},
+        },
+        "otel": {"samplerArg": "0.1"},
+        "networkPolicy": {
+            "egress": {
+                "database": {"port": 5432, "to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}]},
+                "otlp": {
+                    "port": 4318,
+                    "to": [
+                        {
+                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
+                            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "otel-collector"}},
+                        }
+                    ],
+                },
+            },
+        },
+    },
+}
+CASES: dict[str, dict[str, Any]] = {"defaults": {}, **ENVIRONMENTS}
+
+
+def render_service(destination: Path, name: str) -> Path:
+    copier.run_copy(
+        str(REPO / "templates"),
+        str(destination),
+        data={"kind": "backend", "name": name, "ecosystem": ECOSYSTEM, "registry": REGISTRY, "port": 8001},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+    )
+    return destination / "chart"
+
+
+@pytest.fixture(scope="module")
+def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_service(tmp_path_factory.mktemp("service") / SERVICE, SERVICE)
+
+
+def namespace_of(case: str) -> str:
+    return ECOSYSTEM if case == "defaults" else f"{ECOSYSTEM}-{case}"
+
+
+def render(chart: Path, values: dict[str, Any] | None = None, namespace: str = ECOSYSTEM) -> list[dict[str, Any]]:
+    return validators.helm_render(chart, values or {}, name=RELEASE, namespace=namespace)
+
+
+TEST_HOOK = "test"
+MIGRATE_HOOK = "pre-install,pre-upgrade"
+
+
+def only(docs: list[dict[str, Any]], kind: str, *, hook: str | None = None) -> dict[str, Any]:
+    """The one object of a kind that belongs to the release (hook None) or to a Helm hook."""
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["annotations"].get("helm.sh/hook") == hook]
+    assert len(found) == 1, f"expected one {kind} (hook={hook}), got {[d['metadata']['name'] for d in found]}"
+    return found[0]
+
+
+def kinds(docs: list[dict[str, Any]]) -> list[str]:
+    return sorted(d["kind"] for d in docs)
+
+
+def pod_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    spec: dict[str, Any] = only(docs, "Deployment")["spec"]["template"]["spec"]
+    return spec
+
+
+def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    containers = pod_spec(docs)["containers"]
+    assert len(containers) == 1
+    found: dict[str, Any] = containers[0]
+    return found
+
+
+def env_of(c: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def checkov_skips(doc: dict[str, Any]) -> dict[str, str]:
+    """The checkov.io/skipN annotations of an object as {check id: reason}."""
+    skips: dict[str, str] = {}
+    for key, value in doc["metadata"].get("annotations", {}).items():
+        if key.startswith("checkov.io/skip"):
+            check_id, _, reason = value.partition("=")
+            skips[check_id] = reason
+    return skips
+
+
+# ---------------------------------------------------------------------------------------------
+# The chart's files
+
+
+def test_chart_metadata_names_the_service(chart: Path) -> None:
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    assert meta["apiVersion"] == "v2"
+    assert meta["name"] == SERVICE
+    assert meta["version"] == "0.1.0"
+    assert meta["appVersion"] == "0.1.0"
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    assert values["image"] == {
+        "repository": f"{REGISTRY}/{SERVICE}",
+        "tag": "0.1.0",
+        "digest": "",
+        "pullPolicy": "IfNotPresent",
+    }
+    assert values["global"] == {"environment": "", "secretName": ""}
+    assert values["otel"]["endpoint"] == "http://otel-collector:4318"
+    assert (chart / "values.schema.json").is_file()
+    assert (chart / ".helmignore").is_file()
+    assert not list(chart.rglob("*.jinja")), "Copier left template suffixes in the chart"
+
+
+def test_generated_chart_has_no_leftover_template_syntax(chart: Path) -> None:
+    for path in chart.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert "{%" not in text and "endraw" not in text, path
+
+
+# ---------------------------------------------------------------------------------------------
+# helm lint --strict
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_helm_lint_strict(chart: Path, case: str) -> None:
+    validators.helm_lint(chart, CASES[case])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"image": {"digest": DIGEST}},
+        {"image": {"digest": "", "tag": "1.4.2"}},
+        {"autoscaling": {"enabled": False}, "replicaCount": 3},
+        {"serviceMonitor": {"enabled": False}},
+        {"networkPolicy": {"enabled": False}},
+        {"serviceAccount": {"create": False}},
+        {"podDisruptionBudget": {"maxUnavailable": "25%"}},
+        {"topologySpreadConstraints": []},
+        {"migrations": {"enabled": False}},
+        {"enabled": True},
+    ],
+    ids=lambda v: json.dumps(v, sort_keys=True),
+)
+def test_helm_lint_strict_with_toggles(chart: Path, values: dict[str, Any]) -> None:
+    validators.helm_lint(chart, values)
+
+
+def test_helm_lint_reports_schema_violations(chart: Path) -> None:
+    with pytest.raises(AssertionError, match="replicaCount"):
+        validators.helm_lint(chart, {"replicaCount": "two"})
+
+
+# ---------------------------------------------------------------------------------------------
+# values.schema.json
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"replicaCount": "2"}, "/replicaCount"),
+        ({"replicaCount": 0}, "/replicaCount"),
+        ({"unknownKey": True}, "unknownKey"),
+        ({"image": {"tag": 1}}, "/image/tag"),
+        ({"image": {"registry": "docker.io"}}, "registry"),
+        ({"image": {"digest": "sha256:abc"}}, "/image/digest"),
+        ({"image": {"digest": "latest"}}, "/image/digest"),
+        ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
+        ({"image": {"repository": "registry.example.com/shop/orders@sha256:abc"}}, "/image/repository"),
+        ({"global": {"environment": 3}}, "/global/environment"),
+        ({"secret": {"name": "Not_A_Name"}}, "/secret/name"),
+        ({"secret": {"value": "postgresql://u:p@db/orders"}}, "value"),
+        ({"otel": {"sampler": "sometimes"}}, "/otel/sampler"),
+        ({"otel": {"samplerArg": 0.5}}, "/otel/samplerArg"),
+        ({"otel": {"endpoint": "otel-collector:4318"}}, "/otel/endpoint"),
+        ({"resources": {"limits": {"cpu": "lots"}}}, "/resources/limits/cpu"),
+        ({"resources": {"requests": {"gpu": "1"}}}, "gpu"),
+        ({"autoscaling": {"enabled": "yes"}}, "/autoscaling/enabled"),
+        ({"autoscaling": {"targetCPUUtilizationPercentage": 150}}, "/autoscaling/targetCPUUtilizationPercentage"),
+        ({"podDisruptionBudget": {"minAvailable": "half"}}, "/podDisruptionBudget/minAvailable"),
+        ({"serviceMonitor": {"interval": "often"}}, "/serviceMonitor/interval"),
+        ({"serviceMonitor": {"enabled": True, "port": 9000}}, "port"),
+        ({"networkPolicy": {"ingress": {"gateway": {"from": []}}}}, "/networkPolicy/ingress/gateway/from"),
+        ({"networkPolicy": {"egress": {"database": {"port": 70000}}}}, "/networkPolicy/egress/database/port"),
+        ({"networkPolicy": {"egress": {"dns": {"to": [{"podSelectr": {}}]}}}}, "podSelectr"),
+        ({"securityContext": {"runAsUser": 0}}, "/securityContext/runAsUser"),
+        ({"securityContext": {"runAsUser": 1001}}, "/securityContext/runAsUser"),
+        ({"probes": {"startup": {"failureThreshold": 0}}}, "/probes/startup/failureThreshold"),
+        ({"probes": {"liveness": {"httpGet": {"path": "/"}}}}, "httpGet"),
+        ({"podLabels": {"team": 7}}, "/podLabels/team"),
+        ({"migrations": {"backoffLimit": -1}}, "/migrations/backoffLimit"),
+        ({"migrations": {"command": ["alembic", "downgrade"]}}, "command"),
+        ({"tolerations": {"key": "x"}}, "/tolerations"),
+        (
+            {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "Never"}]},
+            "/topologySpreadConstraints/0/whenUnsatisfiable",
+        ),
+    ],
+    ids=lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v,
+)
+def test_schema_rejects(chart: Path, values: dict[str, Any], where: str) -> None:
+    with helm.Chart.load(str(chart)) as loaded, pytest.raises(helm.HelmValuesError) as error:
+        loaded.validate_schema(values)
+    assert where in str(error.value), str(error.value)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_schema_accepts_environment_values(chart: Path, case: str) -> None:
+    with helm.Chart.load(str(chart)) as loaded:
+        loaded.validate_schema(CASES[case])
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes schemas and checkov
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_manifests_match_kubernetes_schemas(chart: Path, case: str) -> None:
+    docs = render(chart, CASES[case], namespace_of(case))
+    validators.kubernetes_validate(docs)
+    for doc in docs:
+        assert doc["metadata"]["namespace"] == namespace_of(case), doc["kind"]
+    monitors = [d for d in docs if d["kind"] == "ServiceMonitor"]
+    for monitor in monitors:
+        assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+        endpoint = monitor["spec"]["endpoints"][0]
+        assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
+        assert re.fullmatch(r"[0-9]+(ms|s|m|h)", endpoint["interval"])
+
+
+@pytest.mark.parametrize("case", ["defaults", "test", "staging", "production"])
+def test_checkov_finds_nothing(chart: Path, case: str, tmp_path: Path) -> None:
+    docs = render(chart, CASES[case], namespace_of(case))
+    validators.checkov(validators.write_manifests(docs, tmp_path / "manifests"), "kubernetes")
+
+
+def checkov_report(directory: Path) -> list[dict[str, Any]]:
+    """checkov's full JSON report (the validator runs it with --quiet, which leaves out skips)."""
+    proc = subprocess.run(
+        [
+            validators.checkov_binary(),
+            "--skip-download",
+            "-d",
+            str(directory),
+            "--framework",
+            "kubernetes",
+            "--compact",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    reports = json.loads(proc.stdout)
+    return reports if isinstance(reports, list) else [reports]
+
+
+def test_checkov_skips_only_what_cannot_pass_and_says_why(chart: Path, tmp_path: Path) -> None:
+    # Tag-only and digest-pinned releases side by side, in two namespaces, in one checkov run.
+    by_tag = render(chart, {}, namespace="by-tag")
+    by_digest = render(chart, {"image": {"digest": DIGEST}}, namespace="by-digest")
+    validators.write_manifests(by_tag, tmp_path / "by-tag")
+    validators.write_manifests(by_digest, tmp_path / "by-digest")
+    reports = checkov_report(tmp_path)
+    results = [r["results"] for r in reports]
+    assert not [c for r in results for c in r["failed_checks"]]
+    skipped = [c for r in results for c in r["skipped_checks"]]
+    passed = [c for r in results for c in r["passed_checks"]]
+    for check in skipped:
+        reason = check["check_result"]["suppress_comment"]
+        assert len(reason.split()) >= 8, check  # a written reason, not checkov's "No comment provided"
+
+    def ids(checks: list[dict[str, Any]], namespace: str, kind: str) -> set[str]:
+        return {c["check_id"] for c in checks if c["resource"].startswith(f"{kind}.{namespace}.")}
+
+    assert ids(skipped, "by-tag", "Deployment") == {"CKV_K8S_43", "CKV_K8S_15"}
+    assert ids(skipped, "by-digest", "Deployment") == set()
+    assert {"CKV_K8S_43", "CKV_K8S_15", "CKV_K8S_14"} <= ids(passed, "by-digest", "Deployment")
+    assert ids(skipped, "by-tag", "Job") == {"CKV_K8S_43", "CKV_K8S_15"}
+    assert ids(skipped, "by-digest", "Job") == set()
+    # The test hook pod is one-shot: only its probe checks are skipped once the digest is known.
+    assert ids(skipped, "by-tag", "Pod") == {"CKV_K8S_8", "CKV_K8S_9", "CKV_K8S_43", "CKV_K8S_15"}
+    assert ids(skipped, "by-digest", "Pod") == {"CKV_K8S_8", "CKV_K8S_9"}
+    assert "CKV2_K8S_6" in {c["check_id"] for c in passed}
+
+
+def test_skip_annotations_carry_a_reason_and_follow_the_digest(chart: Path) -> None:
+    for values, expected in (({}, {"CKV_K8S_43", "CKV_K8S_15"}), ({"image": {"digest": DIGEST}}, set())):
+        docs = render(chart, values)
+        deployment = only(docs, "Deployment")
+        skips = checkov_skips(deployment)
+        assert set(skips) == expected
+        for check_id, reason in skips.items():
+            assert re.fullmatch(r"CKV2?_K8S_[0-9]+", check_id)
+            assert len(reason.split()) >= 8, f"{check_id} needs a written reason: {reason!r}"
+        for doc in docs:
+            if doc["kind"] != "Pod":
+                assert not set(checkov_skips(doc)) - expected, doc["kind"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Behaviour
+
+
+def test_probes_are_distinct(chart: Path) -> None:
+    c = container(render(chart))
+    startup, liveness, readiness = c["startupProbe"], c["livenessProbe"], c["readinessProbe"]
+    assert startup["httpGet"] == {"path": "/livez", "port": "http"}
+    assert liveness["httpGet"] == {"path": "/livez", "port": "http"}
+    assert readiness["httpGet"] == {"path": "/readyz", "port": "http"}
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports == {"http": 8000, "metrics": 9000}
+    # A generous start-up window, so that liveness never kills a slow start.
+    startup_window = startup["failureThreshold"] * startup["periodSeconds"]
+    assert startup_window >= 60
+    assert startup_window > liveness["failureThreshold"] * liveness["periodSeconds"]
+
+
+def test_probe_timings_follow_values(chart: Path) -> None:
+    c = container(render(chart, {"probes": {"startup": {"failureThreshold": 60, "periodSeconds": 2}}}))
+    assert c["startupProbe"]["failureThreshold"] == 60 and c["startupProbe"]["periodSeconds"] == 2
+    assert c["startupProbe"]["httpGet"]["path"] == "/livez"
+
+
+def assert_restricted(pod: dict[str, Any]) -> None:
+    pod_context = pod["securityContext"]
+    assert pod_context["runAsNonRoot"] is True
+    assert pod_context["runAsUser"] == pod_context["runAsGroup"] == pod_context["fsGroup"] == 10001
+    assert pod_context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        assert not pod.get(key)
+    mounts_by_volume = {v["name"]: v for v in pod["volumes"]}
+    for c in pod["containers"]:
+        context = c["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context.get("privileged", False) is False
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["runAsNonRoot"] is True
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert "add" not in context["capabilities"]
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+        tmp = [m for m in c["volumeMounts"] if m["mountPath"] == "/tmp"]
+        assert len(tmp) == 1 and "emptyDir" in mounts_by_volume[tmp[0]["name"]]
+        for kind in ("requests", "limits"):
+            assert set(c["resources"][kind]) == {"cpu", "memory", "ephemeral-storage"}
+
+
+def test_security_context_is_restricted(chart: Path) -> None:
+    docs = render(chart)
+    assert_restricted(pod_spec(docs))
+    assert_restricted(only(docs, "Pod", hook=TEST_HOOK)["spec"])
+    assert_restricted(only(docs, "Job", hook=MIGRATE_HOOK)["spec"]["template"]["spec"])
+
+
+def test_service_account_token_is_not_automounted(chart: Path) -> None:
+    docs = render(chart)
+    account = only(docs, "ServiceAccount")
+    assert account["automountServiceAccountToken"] is False
+    assert pod_spec(docs)["serviceAccountName"] == account["metadata"]["name"] != "default"
+    assert pod_spec(docs)["automountServiceAccountToken"] is False
+
+
+def test_digest_wins_over_tag(chart: Path) -> None:
+    repository = f"{REGISTRY}/{SERVICE}"
+    by_tag = render(chart, {"image": {"tag": "1.4.2"}})
+    assert container(by_tag)["image"] == f"{repository}:1.4.2"
+    by_digest = render(chart, {"image": {"tag": "1.4.2", "digest": DIGEST}})
+    assert container(by_digest)["image"] == f"{repository}@{DIGEST}"
+    assert container(by_digest)["imagePullPolicy"] == "IfNotPresent"
+    for docs in (by_tag, by_digest):
+        test_pod = only(docs, "Pod", hook=TEST_HOOK)["spec"]["containers"][0]
+        assert test_pod["image"] == container(docs)["image"]
+        assert test_pod["imagePullPolicy"] == container(docs)["imagePullPolicy"]
+    assert container(render(chart, {"image": {"pullPolicy": "Always"}}))["imagePullPolicy"] == "Always"
+
+
+def test_environment_reaches_opentelemetry(chart: Path) -> None:
+    env = env_of(container(render(chart, ENVIRONMENTS["production"], namespace_of("production"))))
+    assert env["OTEL_SERVICE_NAME"] == SERVICE
+    attributes = dict(pair.split("=", 1) for pair in env["OTEL_RESOURCE_ATTRIBUTES"].split(","))
+    assert attributes["service.namespace"] == ECOSYSTEM
+    assert attributes["deployment.environment"] == "production"
+    assert attributes["k8s.namespace.name"] == namespace_of("production")
+    assert attributes["k8s.pod.name"] == "$(K8S_POD_NAME)"
+    assert env["K8S_POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+    default_attributes = env_of(container(render(chart)))["OTEL_RESOURCE_ATTRIBUTES"]
+    assert "deployment.environment" not in default_attributes
+
+
+def test_database_url_is_a_read_only_file_from_the_secret(chart: Path) -> None:
+    def secret_of(values: dict[str, Any]) -> str:
+        docs = render(chart, values)
+        c, pod = container(docs), pod_spec(docs)
+        env = env_of(c)
+        assert "DATABASE_URL" not in env
+        for variable in c["env"]:
+            assert "secretKeyRef" not in variable.get("valueFrom", {}), variable
+        path = Path(env["DATABASE_URL_FILE"])
+        mount = next(m for m in c["volumeMounts"] if Path(m["mountPath"]) == path.parent)
+        assert mount["readOnly"] is True
+        volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+        assert volume["secret"]["items"] == [{"key": "DATABASE_URL", "path": path.name}]
+        assert volume["secret"]["defaultMode"] == 0o440
+        name: str = volume["secret"]["secretName"]
+        return name
+
+    assert secret_of({}) == f"{RELEASE}-{SERVICE}"
+    assert secret_of({"global": {"secretName": "shop-db"}}) == "shop-db"
+    assert secret_of({"global": {"secretName": "shop-db"}, "secret": {"name": "orders-db"}}) == "orders-db"
+
+
+def test_network_policy_selects_the_pods_and_allows_only_the_declared_traffic(chart: Path) -> None:
+    docs = render(chart)
+    deployment = only(docs, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    policy = only(docs, "NetworkPolicy")
+    assert selects(policy["spec"]["podSelector"]["matchLabels"], pod_labels)
+    assert sorted(policy["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+
+    ingress = policy["spec"]["ingress"]
+    container_ports = {p["name"] for p in container(docs)["ports"]}
+    for rule in ingress:
+        assert rule["from"], "an ingress rule without peers would admit everyone"
+        assert len(rule["ports"]) == 1 and rule["ports"][0]["port"] in container_ports
+    http_peers = [peer for rule in ingress if rule["ports"][0]["port"] == "http" for peer in rule["from"]]
+    metrics_peers = [peer for rule in ingress if rule["ports"][0]["port"] == "metrics" for peer in rule["from"]]
+    assert {
+        "podSelector": {
+            "matchLabels": {"app.kubernetes.io/component": "gateway", "app.kubernetes.io/part-of": ECOSYSTEM}
+        }
+    } in http_peers
+    assert metrics_peers == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        }
+    ]
+
+    egress_ports = {(p.get("protocol", "TCP"), p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
+    assert egress_ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 4318)}
+
+    # The helm test pod is not one of the server's pods, but its own policy lets it reach them.
+    test_pod = only(docs, "Pod", hook=TEST_HOOK)
+    test_labels = test_pod["metadata"]["labels"]
+    assert not selects(policy["spec"]["podSelector"]["matchLabels"], test_labels)
+    assert any(selects(peer["podSelector"]["matchLabels"], test_labels) for peer in http_peers if "podSelector" in peer)
+    test_policy = only(docs, "NetworkPolicy", hook=TEST_HOOK)
+    assert selects(test_policy["spec"]["podSelector"]["matchLabels"], test_labels)
+    assert test_policy["spec"]["ingress"] == []
+    reach = [r for r in test_policy["spec"]["egress"] if r["ports"] == [{"protocol": "TCP", "port": 8000}]]
+    assert len(reach) == 1 and selects(reach[0]["to"][0]["podSelector"]["matchLabels"], pod_labels)
+
+
+def test_network_policy_selectors_are_configurable(chart: Path) -> None:
+    gateway = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}}}]
+    values = copy.deepcopy(ENVIRONMENTS["production"])
+    values["networkPolicy"]["ingress"] = {
+        "gateway": {"from": gateway},
+        "prometheus": {"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]},
+    }
+    policy = only(render(chart, values), "NetworkPolicy")
+    assert policy["spec"]["ingress"][0]["from"] == gateway
+    assert policy["spec"]["ingress"][1]["from"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+    egress = {rule["ports"][0]["port"]: rule for rule in policy["spec"]["egress"]}
+    assert egress[5432]["to"] == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]
+    assert egress[4318]["to"][0]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "otel-collector"}}
+    assert "NetworkPolicy" not in kinds(render(chart, {"networkPolicy": {"enabled": False}}))
+
+
+def test_service_routes_to_the_pods(chart: Path) -> None:
+    docs = render(chart)
+    service = only(docs, "Service")
+    pod_labels = only(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert selects(service["spec"]["selector"], pod_labels)
+    assert not selects(service["spec"]["selector"], only(docs, "Pod", hook=TEST_HOOK)["metadata"]["labels"])
+    ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
+    assert ports == {"http": (80, "http"), "metrics": (9000, "metrics")}
+    assert only(docs, "Deployment")["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+
+
+def test_service_monitor_scrapes_the_metrics_port_and_toggles(chart: Path) -> None:
+    docs = render(chart)
+    monitor, service = only(docs, "ServiceMonitor"), only(docs, "Service")
+    assert selects(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
+    assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert monitor["spec"]["endpoints"][0]["interval"] == "30s"
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [ECOSYSTEM]}
+    staging = only(render(chart, ENVIRONMENTS["staging"]), "ServiceMonitor")
+    assert staging["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert "ServiceMonitor" not in kinds(render(chart, {"serviceMonitor": {"enabled": False}}))
+
+
+def test_hpa_and_pdb_protect_the_deployment(chart: Path) -> None:
+    docs = render(chart)
+    deployment = only(docs, "Deployment")
+    hpa, pdb = only(docs, "HorizontalPodAutoscaler"), only(docs, "PodDisruptionBudget")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": deployment["metadata"]["name"],
+    }
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 5)
+    assert hpa["spec"]["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 75}
+    assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
+    assert pdb["apiVersion"] == "policy/v1"
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+    fixed = render(chart, {"autoscaling": {"enabled": False}, "replicaCount": 3})
+    assert "HorizontalPodAutoscaler" not in kinds(fixed)
+    assert only(fixed, "Deployment")["spec"]["replicas"] == 3
+    assert only(fixed, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+
+
+def test_pdb_never_blocks_node_drains(chart: Path) -> None:
+    single = render(chart, ENVIRONMENTS["test"])  # one replica, no autoscaling
+    assert "PodDisruptionBudget" not in kinds(single)
+    percent = only(render(chart, {"podDisruptionBudget": {"maxUnavailable": "25%"}}), "PodDisruptionBudget")
+    assert percent["spec"]["maxUnavailable"] == "25%"
+    assert "minAvailable" not in percent["spec"]
+    assert only(render(chart, ENVIRONMENTS["production"]), "PodDisruptionBudget")["spec"]["minAvailable"] == 2
+
+
+def test_hpa_rejects_min_above_max(chart: Path) -> None:
+    with pytest.raises(helm.HelmRenderError, match="minReplicas"):
+        render(chart, {"autoscaling": {"minReplicas": 6, "maxReplicas": 3}})
+
+
+def test_topology_spread_prefers_nodes_and_zones(chart: Path) -> None:
+    docs = render(chart)
+    pod_labels = only(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    constraints = pod_spec(docs)["topologySpreadConstraints"]
+    assert {c["topologyKey"] for c in constraints} == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+    for constraint in constraints:
+        assert constraint["whenUnsatisfiable"] == "ScheduleAnyway"
+        assert selects(constraint["labelSelector"]["matchLabels"], pod_labels)
+    assert "topologySpreadConstraints" not in pod_spec(render(chart, {"topologySpreadConstraints": []}))
+
+
+def test_pod_labels_and_annotations_cannot_override_selectors(chart: Path) -> None:
+    docs = render(
+        chart,
+        {
+            "podLabels": {"team": "checkout", "app.kubernetes.io/name": "other"},
+            "podAnnotations": {"example.com/owner": "checkout"},
+            "nodeSelector": {"kubernetes.io/arch": "amd64"},
+            "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "shop", "effect": "NoSchedule"}],
+        },
+    )
+    template = only(docs, "Deployment")["spec"]["template"]
+    assert template["metadata"]["labels"]["team"] == "checkout"
+    assert template["metadata"]["labels"]["app.kubernetes.io/name"] == SERVICE
+    assert template["metadata"]["annotations"]["example.com/owner"] == "checkout"
+    assert template["spec"]["nodeSelector"] == {"kubernetes.io/arch": "amd64"}
+    assert template["spec"]["tolerations"][0]["key"] == "dedicated"
+    validators.kubernetes_validate(docs)
+
+
+def test_every_object_is_labelled_part_of_the_ecosystem(chart: Path) -> None:
+    for doc in render(chart, ENVIRONMENTS["staging"], "shop-staging"):
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/part-of"] == ECOSYSTEM, doc["kind"]
+        assert labels["app.kubernetes.io/name"] == SERVICE
+        assert labels["app.kubernetes.io/instance"] == RELEASE
+        assert labels["app.kubernetes.io/version"] == "0.2.0-rc.1"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert doc["metadata"]["namespace"] == "shop-staging"
+
+
+def test_helm_test_pod_checks_readiness_through_the_service(chart: Path) -> None:
+    docs = render(chart, {"image": {"digest": DIGEST}})
+    pod = only(docs, "Pod", hook=TEST_HOOK)
+    service = only(docs, "Service")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    c = pod["spec"]["containers"][0]
+    assert c["command"][:2] == ["python", "-c"]
+    script = c["command"][2]
+    compile(script, "test-connection", "exec")
+    assert "urllib.request" in script
+    assert f'"http://{service["metadata"]["name"]}:80/readyz"' in script
+    assert c["image"] == f"{REGISTRY}/{SERVICE}@{DIGEST}"
+
+
+def test_migrations_run_before_install_and_upgrade_with_the_same_image(chart: Path) -> None:
+    docs = render(chart, {"image": {"digest": DIGEST}, "global": {"secretName": "shop-db"}})
+    job = only(docs, "Job", hook=MIGRATE_HOOK)
+    account = only(docs, "ServiceAccount", hook=MIGRATE_HOOK)
+    policy = only(docs, "NetworkPolicy", hook=MIGRATE_HOOK)
+
+    # The release's own ServiceAccount and NetworkPolicy do not exist yet on a first install.
+    def weight(doc: dict[str, Any]) -> int:
+        return int(doc["metadata"]["annotations"].get("helm.sh/hook-weight", "0"))
+
+    assert weight(account) < weight(job) and weight(policy) < weight(job)
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    assert account["automountServiceAccountToken"] is False
+    assert pod["restartPolicy"] == "Never"
+    c = pod["containers"][0]
+    assert c["command"] == ["alembic", "upgrade", "head"]
+    assert c["image"] == container(docs)["image"] == f"{REGISTRY}/{SERVICE}@{DIGEST}"
+    assert env_of(c)["DATABASE_URL_FILE"] == env_of(container(docs))["DATABASE_URL_FILE"]
+    assert [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v] == ["shop-db"]
+
+    job_labels = job["spec"]["template"]["metadata"]["labels"]
+    assert selects(policy["spec"]["podSelector"]["matchLabels"], job_labels)
+    assert policy["spec"]["ingress"] == []
+    assert {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]} == {53, 5432}
+    assert not selects(only(docs, "Service")["spec"]["selector"], job_labels)
+    assert not selects(only(docs, "NetworkPolicy")["spec"]["podSelector"]["matchLabels"], job_labels)
+
+    disabled = render(chart, {"migrations": {"enabled": False}})
+    assert not [d for d in disabled if d["metadata"]["annotations"].get("helm.sh/hook") == MIGRATE_HOOK]
+
+
+def test_notes_render(chart: Path) -> None:
+    with helm.Chart.load(str(chart)) as loaded:
+        rendered = loaded.render(values={"global": {"environment": "staging"}}, name=RELEASE, namespace=ECOSYSTEM)
+    notes = next(text for path, text in rendered.items() if path.endswith("NOTES.txt"))
+    assert f"{RELEASE}-{SERVICE}" in notes and "staging" in notes and "helm test" in notes
+
+
+def test_hyphenated_service_names_render(tmp_path: Path) -> None:
+    chart = render_service(tmp_path / "order-history", "order-history")
+    validators.helm_lint(chart)
+    docs = render(chart)
+    validators.kubernetes_validate(docs)
+    assert only(docs, "Deployment")["metadata"]["name"] == f"{RELEASE}-order-history"
+
+
+# ---------------------------------------------------------------------------------------------
+# As a subchart of the umbrella chart
+
+
+def test_subcharts_of_an_umbrella_chart_keep_their_own_helpers(chart: Path, tmp_path: Path) -> None:
+    """Named templates are global across the subcharts of an umbrella chart: two services whose
+    charts came from different template versions must not use each other's helpers."""
+    umbrella = tmp_path / ECOSYSTEM
+    (umbrella / "templates").mkdir(parents=True)
+    shutil.copytree(chart, umbrella / "charts" / SERVICE)
+    payments = render_service(tmp_path / "payments", "payments")
+    helpers = payments / "templates" / "_helpers.tpl"
+    # Simulate a later template version changing a helper in one of the services.
+    changed = helpers.read_text().replace(
+        "app.kubernetes.io/part-of: {{ .Values.ecosystem }}", "app.kubernetes.io/part-of: {{ .Values.ecosystem }}-v2"
+    )
+    assert changed != helpers.read_text()
+    helpers.write_text(changed)
+    shutil.copytree(payments, umbrella / "charts" / "payments")
+    (umbrella / "Chart.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v2",
+                "name": ECOSYSTEM,
+                "version": "0.1.0",
+                "dependencies": [
+                    {"name": SERVICE, "version": "0.1.0", "condition": f"{SERVICE}.enabled"},
+                    {"name": "payments", "version": "0.1.0", "condition": "payments.enabled"},
+                ],
+            }
+        )
+    )
+    (umbrella / "values.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "global": {"environment": "staging", "secretName": "shop-staging-database"},
+                SERVICE: {"enabled": True, "image": {"digest": DIGEST}},
+                "payments": {"enabled": True, "image": {"digest": OTHER_DIGEST}},
+            }
+        )
+    )
+    validators.helm_lint(umbrella)
+    docs = render(umbrella, namespace="shop-staging")
+    validators.kubernetes_validate(docs)
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert set(deployments) == {f"{RELEASE}-{SERVICE}", f"{RELEASE}-payments"}
+    orders, paid = deployments[f"{RELEASE}-{SERVICE}"], deployments[f"{RELEASE}-payments"]
+    assert orders["metadata"]["labels"]["app.kubernetes.io/part-of"] == ECOSYSTEM
+    assert paid["metadata"]["labels"]["app.kubernetes.io/part-of"] == f"{ECOSYSTEM}-v2"
+    assert orders["spec"]["template"]["spec"]["containers"][0]["image"].endswith(DIGEST)
+    assert paid["spec"]["template"]["spec"]["containers"][0]["image"].endswith(OTHER_DIGEST)
+    for deployment in (orders, paid):
+        env = env_of(deployment["spec"]["template"]["spec"]["containers"][0])
+        assert "deployment.environment=staging" in env["OTEL_RESOURCE_ATTRIBUTES"]
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        assert {"shop-staging-database"} == {v["secret"]["secretName"] for v in volumes if "secret" in v}
+
+    disabled = render(umbrella, {"payments": {"enabled": False}}, namespace="shop-staging")
+    assert {d["metadata"]["name"] for d in disabled if d["kind"] == "Deployment"} == {f"{RELEASE}-{SERVICE}"}

@@ -1,0 +1,469 @@
+"""The service of the `backend` template, rendered by Copier and checked as its own CI would:
+compose config, hadolint, checkov and its own ruff; end to end (`e2e`), its own check script
+(ruff, unit + integration tests, licences) against a real PostgreSQL, then the app under uvicorn
+answering probes, items, metrics, and logging the trace id of an incoming `traceparent`."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+
+from tests import validators
+from tests.servers import free_port, postgres_server
+
+REPO = Path(__file__).resolve().parent.parent
+ECOSYSTEM = "shop"
+HOST_PORT = 8001
+# A plain name and one with a dash (package `order_history`): the two ways names map to code.
+NAMES = ("orders", "order-history")
+E2E_NAME = "order-history"
+STARTUP_DEADLINE_S = 60.0
+PIP_TIMEOUT_S = 900
+
+
+def render(destination: Path, name: str) -> Path:
+    copier.run_copy(
+        str(REPO / "templates"),
+        str(destination),
+        data={"kind": "backend", "name": name, "ecosystem": ECOSYSTEM, "port": HOST_PORT},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+    )
+    return destination
+
+
+def package_of(name: str) -> str:
+    return name.replace("-", "_")
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    name: str = request.param
+    return render(tmp_path_factory.mktemp("service") / name, name)
+
+
+# --- static checks: the tools a user's CI runs -------------------------------------------------
+
+
+def test_layout(service: Path) -> None:
+    package = package_of(service.name)
+    for relative in (
+        f"src/{package}/app.py",
+        "alembic.ini",
+        "migrations/env.py",
+        "migrations/versions/0001_create_items.py",
+        "fixtures/items.json",
+        "pyproject.toml",
+        "requirements.txt",
+        "requirements-dev.txt",
+        "scripts/check.sh",
+        "tests/unit",
+        "tests/integration",
+        "Dockerfile",
+        ".dockerignore",
+        "compose.yaml",
+        ".env.example",
+        ".gitignore",
+        "README.md",
+    ):
+        assert (service / relative).exists(), relative
+    assert not (service / ".env").exists(), "credentials belong in the user's git-ignored .env"
+    assert ".env" in (service / ".gitignore").read_text().splitlines()
+    assert ".env" in (service / ".dockerignore").read_text().splitlines()
+
+
+def test_no_leftover_markers(service: Path) -> None:
+    found = [
+        f"{path.relative_to(service)}:{number}"
+        for path in service.rglob("*")
+        if path.is_file() and "chart" not in path.relative_to(service).parts
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if re.search(r"\b(TODO|FIXME|XXX)\b|\{\{|\{%", line)
+    ]
+    assert not found, f"TODO markers or unrendered Jinja: {found}"
+
+
+def test_requirements_are_pinned_exactly(service: Path) -> None:
+    for file in ("requirements.txt", "requirements-dev.txt"):
+        for line in (service / file).read_text().splitlines():
+            line = line.strip()
+            if not line or line.startswith("#") or line == "-r requirements.txt":
+                continue
+            assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[0-9][A-Za-z0-9.+!-]*", line), f"{file}: {line}"
+
+
+def test_compose_config_without_env_file(service: Path) -> None:
+    name = service.name
+    model = validators.compose_config(service / "compose.yaml")
+    services = model["services"]
+
+    assert set(services) == {name, f"{name}-db", f"{name}-migrate"}  # `test` is behind a profile
+    app, db, migrate = services[name], services[f"{name}-db"], services[f"{name}-migrate"]
+    assert app["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
+    assert migrate["depends_on"][f"{name}-db"]["condition"] == "service_healthy"
+    assert [(p["host_ip"], str(p["published"]), p["target"]) for p in app["ports"]] == [
+        ("127.0.0.1", str(HOST_PORT), 8000)
+    ]
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    assert re.fullmatch(r"postgres:\d+\.\d+-\w+", db["image"]), db["image"]
+    assert any(v["type"] == "volume" for v in db["volumes"])
+    actions = {(w["action"], Path(w["path"]).name) for w in app["develop"]["watch"]}
+    assert ("sync", "src") in actions
+    assert ("rebuild", "requirements.txt") in actions
+    assert app["environment"]["OTEL_TRACES_EXPORTER"] == "none"
+    assert "alembic upgrade head" in " ".join(migrate["command"])
+    assert f"{package_of(name)}.fixtures" in " ".join(migrate["command"])
+
+
+def test_compose_takes_credentials_from_env_file(service: Path, tmp_path: Path) -> None:
+    project = tmp_path / service.name
+    shutil.copytree(service, project)
+    password = secrets.token_hex(8)
+    env = (project / ".env.example").read_text().replace("local-dev-only", password)
+    (project / ".env").write_text(env)
+
+    model = validators.compose_config(project / "compose.yaml")
+    full = validators.compose_config(project / "compose.yaml", env={"COMPOSE_PROFILES": "test"})
+
+    name = service.name
+    assert model["services"][f"{name}-db"]["environment"]["POSTGRES_PASSWORD"] == password
+    assert f":{password}@{name}-db:5432/" in model["services"][name]["environment"]["DATABASE_URL"]
+    test = full["services"][f"{name}-test"]
+    assert test["build"]["target"] == "test"
+    assert f":{password}@" in test["environment"]["DATABASE_URL"]
+
+
+def test_dockerfile_passes_hadolint(service: Path) -> None:
+    validators.hadolint(service / "Dockerfile")
+
+
+def test_dockerfile_passes_checkov(service: Path) -> None:
+    validators.checkov(service / "Dockerfile", "dockerfile")
+
+
+def test_dockerfile_runtime_stage(service: Path) -> None:
+    lines = [line.strip() for line in (service / "Dockerfile").read_text().splitlines()]
+    stages = [line.split() for line in lines if line.startswith("FROM ")]
+    assert [s[-1] for s in stages] == ["base", "deps", "test", "dev", "runtime"]
+    assert re.fullmatch(r"python:3\.12\.\d+-slim-bookworm", stages[0][1]), stages[0][1]
+    runtime = lines[lines.index(next(line for line in lines if line.endswith("AS runtime"))) :]
+    users = [line.split()[1] for line in runtime if line.startswith("USER ")]
+    assert users and all(int(part) >= 10000 for part in users[-1].split(":")), users
+    assert any(line.startswith("HEALTHCHECK") for line in runtime)
+    cmd = [line for line in runtime if line.startswith("CMD ")][-1]  # the HEALTHCHECK's CMD comes first
+    assert json.loads(cmd.removeprefix("CMD "))[0] == "uvicorn"
+    assert not any(re.search(r"requirements-dev|pytest|ruff", line) for line in runtime)
+
+
+def test_generated_code_passes_its_own_ruff(service: Path) -> None:
+    ruff = validators._bin("ruff")
+    for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        proc = subprocess.run([ruff, *args], cwd=service, capture_output=True, text=True)
+        assert proc.returncode == 0, f"ruff {' '.join(args)}:\n{proc.stdout}{proc.stderr}"
+
+
+# --- end to end: the service's own suite and the running app -----------------------------------
+
+
+def cache_root() -> Path:
+    configured = os.environ.get("SCAFFOLD_TEST_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "scaffold-tests"
+
+
+def service_venv(project: Path) -> Path:
+    """A virtualenv with the service's requirements, made once per set of pins and Python."""
+    digest = hashlib.sha256(f"{sys.version_info[:2]}|{sys.platform}".encode())
+    for file in sorted(project.glob("requirements*.txt")):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+    root = cache_root() / "venvs"
+    root.mkdir(parents=True, exist_ok=True)
+    venv = root / digest.hexdigest()
+    # pytest-xdist workers may get here together: one builds, the others wait and reuse.
+    with open(root / f"{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (venv / ".complete").exists():
+            return venv
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        proc = subprocess.run(
+            [
+                str(venv / "bin" / "pip"),
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                "requirements-dev.txt",
+            ],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=PIP_TIMEOUT_S,
+        )
+        if proc.returncode != 0:
+            shutil.rmtree(venv, ignore_errors=True)
+            pytest.fail(f"installing the service's requirements failed:\n{proc.stdout}{proc.stderr}")
+        (venv / ".complete").write_text("\n".join(f.name for f in project.glob("requirements*.txt")))
+    return venv
+
+
+def clean_env(venv: Path, **extra: str) -> dict[str, str]:
+    """This environment without OTEL_* / database settings of the caller, the venv first on PATH."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OTEL_", "DATABASE_URL", "METRICS_", "PYTEST_", "VIRTUAL_ENV"))
+    }
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def e2e_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(tmp_path_factory.mktemp("e2e") / E2E_NAME, E2E_NAME)
+
+
+@pytest.fixture(scope="module")
+def venv(e2e_project: Path) -> Path:
+    return service_venv(e2e_project)
+
+
+@pytest.fixture(scope="module")
+def database_url() -> Iterator[str]:
+    package = package_of(E2E_NAME)
+    with postgres_server(database=package, user=package) as url:
+        yield url
+
+
+def pytest_summary(output: str) -> dict[str, int]:
+    """Counts from pytest's closing line, e.g. `=== 39 passed, 1 skipped in 2.1s ===`."""
+    lines = [line for line in output.splitlines() if re.search(r"\d+ \w+.* in [\d.]+s", line)]
+    assert lines, f"no pytest summary line in:\n{output[-3000:]}"
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0, "xfailed": 0, "xpassed": 0}
+    for number, word in re.findall(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed)", lines[-1]):
+        counts[word.rstrip("s") if word.startswith("error") else word] += int(number)
+    return counts
+
+
+@pytest.mark.e2e
+def test_generated_check_script_passes_on_postgres(
+    e2e_project: Path, venv: Path, database_url: str, tmp_path: Path
+) -> None:
+    junit = tmp_path / "junit.xml"
+    proc = subprocess.run(
+        ["bash", "scripts/check.sh", f"--junitxml={junit}"],
+        cwd=e2e_project,
+        # The outdated check asks the package index and fails whenever a pin gets a newer release.
+        env=clean_env(venv, DATABASE_URL=database_url, CHECK_OUTDATED="0"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"scripts/check.sh failed:\n{output[-6000:]}"
+
+    counts = pytest_summary(proc.stdout)
+    assert counts["passed"] > 0, counts
+    assert counts["failed"] == counts["skipped"] == counts["error"] == counts["xfailed"] == 0, counts
+    cases = ET.parse(junit).getroot().iter("testcase")
+    kinds = {case.get("classname", "").split(".")[1] for case in cases}
+    assert {"unit", "integration"} <= kinds, kinds
+    assert "== licences" in proc.stdout and "packages checked" in proc.stdout
+    assert "== all checks passed" in proc.stdout
+
+
+@pytest.mark.e2e
+def test_generated_integration_tests_fail_without_database(e2e_project: Path, venv: Path) -> None:
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", "tests/integration"],
+        cwd=e2e_project,
+        env=clean_env(venv),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert proc.returncode != 0
+    assert "set DATABASE_URL" in proc.stdout
+    counts = pytest_summary(proc.stdout)
+    assert counts["passed"] == counts["skipped"] == 0, counts
+
+
+def get(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("Content-Type", ""), err.read().decode()
+
+
+def post_json(url: str, payload: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", **headers},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_DEADLINE_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the app exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"the app did not answer {url}:\n{log.read_text()}")
+
+
+def json_records(log: Path) -> list[dict[str, Any]]:
+    records = []
+    for line in log.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            pytest.fail(f"a stdout line is not JSON: {line!r}")
+        assert isinstance(record, dict), line
+        records.append(record)
+    return records
+
+
+@pytest.fixture
+def running_app(e2e_project: Path, venv: Path, database_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """uvicorn serving the generated app (after `alembic upgrade head`), the database URL given
+    as a mounted-secret file the way Kubernetes passes it."""
+    migrate = subprocess.run(
+        [str(venv / "bin" / "alembic"), "upgrade", "head"],
+        cwd=e2e_project,
+        env=clean_env(venv, DATABASE_URL=database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    secret = tmp_path / "database-url"
+    secret.write_text(database_url)
+    port, metrics_port = free_port(), free_port()
+    log = tmp_path / "stdout.log"
+    env = clean_env(
+        venv,
+        DATABASE_URL_FILE=str(secret),
+        PYTHONPATH="src",
+        METRICS_PORT=str(metrics_port),
+        METRICS_HOST="127.0.0.1",
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_SERVICE_NAME=E2E_NAME,
+    )
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                str(venv / "bin" / "uvicorn"),
+                "--factory",
+                f"{package_of(E2E_NAME)}.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=e2e_project,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_up(process, f"http://127.0.0.1:{port}/livez", log)
+        yield {"base": f"http://127.0.0.1:{port}", "metrics": metrics_port, "log": log, "process": process}
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.mark.e2e
+def test_running_app_probes_items_metrics_and_trace_ids_in_logs(running_app: dict[str, Any]) -> None:
+    base, log = running_app["base"], running_app["log"]
+    process: subprocess.Popen[bytes] = running_app["process"]
+
+    for probe in ("livez", "readyz"):
+        status, _, body = get(f"{base}/{probe}")
+        assert (status, json.loads(body)) == (200, {"status": "ok"}), probe
+
+    trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
+    name = f"e2e-{secrets.token_hex(4)}"
+    status, created = post_json(
+        f"{base}/items", {"name": name, "description": "end to end"}, {"traceparent": f"00-{trace_id}-{parent_id}-01"}
+    )
+    assert status == 201
+    assert created["name"] == name
+    status, _, body = get(f"{base}/items/{created['id']}")
+    assert status == 200
+    assert json.loads(body) == created
+
+    expected = {
+        'http_requests_total{method="POST",route="/items",status="201"} 1.0',
+        'http_requests_total{method="GET",route="/items/{item_id}",status="200"} 1.0',
+    }
+    # A request is counted once its response has been sent, so the client can be a moment ahead.
+    deadline = time.monotonic() + 10
+    while True:
+        metrics_status, content_type, metrics = get(f"http://127.0.0.1:{running_app['metrics']}/metrics")
+        if expected <= set(metrics.splitlines()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert metrics_status == 200
+    assert content_type.startswith("text/plain")
+    assert expected <= set(metrics.splitlines()), metrics
+    assert 'http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/readyz",status="200"}' in metrics
+
+    # A graceful stop flushes every log line. uvicorn re-raises the signal once it has shut down,
+    # so the exit status is -SIGTERM either way: the closing log lines tell a clean shutdown.
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) in {0, -signal.SIGTERM}
+
+    records = json_records(log)
+    traced = [r for r in records if r.get("trace_id") == trace_id]
+    created_logs = [r for r in traced if r["message"] == "item created"]
+    assert len(created_logs) == 1, traced
+    assert created_logs[0]["item_id"] == created["id"]
+    assert re.fullmatch(r"[0-9a-f]{16}", created_logs[0]["span_id"])
+    assert created_logs[0]["span_id"] != parent_id
+    access = [r for r in traced if r["logger"] == "uvicorn.access"]
+    assert [(r["method"], r["path"], r["status_code"]) for r in access] == [("POST", "/items", 201)]
+    assert all({"timestamp", "level", "logger", "message"} <= r.keys() for r in records)
+    assert not [r for r in records if r["level"] in {"ERROR", "CRITICAL"}], records
+    probes = [r for r in records if r.get("path") in {"/livez", "/readyz"}]
+    assert probes and not any("trace_id" in r for r in probes), "probes must not be traced"
+    messages = [r["message"] for r in records]
+    assert "Application shutdown complete." in messages
+    assert any(m.startswith("Finished server process") for m in messages)

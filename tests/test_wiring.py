@@ -1,0 +1,778 @@
+"""The wiring derived from ecosystem.yaml, checked by the tools that consume it.
+
+An ecosystem of three real backends (rendered from templates/backend) gets its derived files
+written next to them; then Docker Compose, nginx, Helm, kubernetes-validate, checkov, promtool
+and actionlint check what scaffold wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scaffold.model import Ecosystem, Environment, Service, TemplateRef
+from scaffold.wiring import DerivedFile, derive
+from scaffold.wiring._render import GENERATED
+from scaffold.wiring.compose import RESERVED_NAMES
+from scaffold.wiring.monitoring import rule_groups
+from scaffold.wiring.pipeline import ACTIONS
+from tests import validators
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATE = TemplateRef(source="builtin", version="0.1.0")
+ENVIRONMENTS = ("test", "staging", "production")
+
+
+def backend(name: str, port: int, *, route: bool = True, postgres: bool = True) -> Service:
+    return Service(
+        name=name,
+        kind="backend",
+        path=f"services/{name}",
+        port=port,
+        route=f"/api/{name}" if route else None,
+        template=TEMPLATE,
+        needs=("postgres",) if postgres else (),
+    )
+
+
+SERVICES = (
+    backend("orders", 8001),
+    backend("order-history", 8002),
+    # Not routed and without a database: exercises both optional parts of the wiring.
+    backend("catalog", 8003, route=False, postgres=False),
+)
+
+
+def make_ecosystem(services: tuple[Service, ...] = SERVICES) -> Ecosystem:
+    return Ecosystem(
+        name="shop",
+        description="A shop, for the wiring tests",
+        registry="registry.example.com/shop",
+        template=TEMPLATE,
+        environments=(
+            Environment(name="test", namespace="shop-test", secret="shop-test-secrets", context="shop-test"),
+            Environment(
+                name="staging", namespace="shop-staging", secret="shop-staging-secrets", context="shop-staging"
+            ),
+            Environment(
+                name="production",
+                namespace="shop",
+                secret="shop-production-secrets",
+                api_server="https://kubernetes.example.com:6443",
+                values={"orders": {"replicaCount": 4, "autoscaling": {"minReplicas": 4}}}
+                if any(s.name == "orders" for s in services)
+                else {},
+            ),
+        ),
+        services=services,
+    )
+
+
+def write_files(files: tuple[DerivedFile, ...] | list[DerivedFile], root: Path) -> None:
+    for f in files:
+        target = root / f.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        if f.symlink:
+            target.symlink_to(f.content.decode())
+        else:
+            target.write_bytes(f.content)
+
+
+def render_backend(dst: Path, service: Service, ecosystem: Ecosystem) -> None:
+    import copier
+
+    copier.run_copy(
+        str(REPO / "templates"),
+        str(dst),
+        data={
+            "kind": "backend",
+            "name": service.name,
+            "ecosystem": ecosystem.name,
+            "registry": ecosystem.registry,
+            "port": service.port,
+        },
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def eco() -> Ecosystem:
+    return make_ecosystem()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, eco: Ecosystem) -> Path:
+    """A meta-project: the real backend template rendered per service, plus the derived files."""
+    root = tmp_path_factory.mktemp("shop")
+    for service in eco.services:
+        render_backend(root / service.path, service, eco)
+    write_files(derive(eco), root)
+    return root
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+# --- compose ---------------------------------------------------------------------------------
+
+
+def test_compose_config_accepts_the_root_compose_file(project: Path, eco: Ecosystem) -> None:
+    model = validators.compose_config(project / "compose.yaml")
+    services = model["services"]
+    expected = {s.name for s in eco.services}
+    expected |= {f"{s.name}-migrate" for s in eco.services if "postgres" in s.needs}
+    expected |= {"gateway", "otel-collector", "jaeger", "prometheus", "postgres"}
+    assert set(services) == expected
+    for service in eco.services:
+        build = services[service.name]["build"]
+        assert Path(build["context"]) == project / service.path
+        assert build["target"] == "runtime"
+        assert (Path(build["context"]) / "Dockerfile").is_file()
+
+
+def test_compose_publishes_distinct_loopback_ports(project: Path, eco: Ecosystem) -> None:
+    model = validators.compose_config(project / "compose.yaml")
+    published: list[int] = []
+    for name, service in model["services"].items():
+        for port in service.get("ports", []):
+            assert port["host_ip"] == "127.0.0.1", f"{name} publishes on {port['host_ip']}"
+            published.append(int(port["published"]))
+    assert len(published) == len(set(published)), f"host ports clash: {sorted(published)}"
+    for service in eco.services:
+        ports = model["services"][service.name]["ports"]
+        assert [(int(p["published"]), p["target"]) for p in ports] == [(service.port, 8000)]
+
+
+def test_compose_backends_wait_for_their_database_and_migrations(project: Path, eco: Ecosystem) -> None:
+    model = validators.compose_config(project / "compose.yaml")
+    services = model["services"]
+    for service in eco.services:
+        app = services[service.name]
+        environment = app["environment"]
+        assert environment["OTEL_SERVICE_NAME"] == service.name
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+        assert app["depends_on"]["otel-collector"]["condition"] == "service_started"
+        if "postgres" not in service.needs:
+            assert "DATABASE_URL" not in environment
+            assert "postgres" not in app["depends_on"]
+            assert f"{service.name}-migrate" not in services
+            continue
+        assert app["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert app["depends_on"][f"{service.name}-migrate"]["condition"] == "service_completed_successfully"
+        url = environment["DATABASE_URL"]
+        # The local default password comes from the ${POSTGRES_PASSWORD:-...} default.
+        assert url == f"postgresql://ecosystem:local-development-only@postgres:5432/{service.name}"
+        migrate = services[f"{service.name}-migrate"]
+        assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert migrate["command"][-1] == f"alembic upgrade head && python -m {service.package}.fixtures"
+        assert migrate["environment"]["DATABASE_URL"] == url
+    assert services["postgres"]["healthcheck"]["test"][0] == "CMD-SHELL"
+    init = services["postgres"]["volumes"][0]
+    assert init["target"].startswith("/docker-entrypoint-initdb.d/")
+    sql = Path(init["source"]).read_text(encoding="utf-8")
+    created = re.findall(r'^CREATE DATABASE "([^"]+)";$', sql, flags=re.MULTILINE)
+    assert created == sorted(s.name for s in eco.services if "postgres" in s.needs)
+
+
+def test_compose_credentials_come_from_the_environment(project: Path) -> None:
+    model = validators.compose_config(
+        project / "compose.yaml", env={"POSTGRES_USER": "alice", "POSTGRES_PASSWORD": "from-dotenv"}
+    )
+    assert model["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == "from-dotenv"
+    assert model["services"]["orders"]["environment"]["DATABASE_URL"].startswith("postgresql://alice:from-dotenv@")
+
+
+def test_compose_has_no_postgres_when_no_service_needs_it(tmp_path: Path) -> None:
+    services = (backend("catalog", 8003, postgres=False), backend("search", 8004, route=False, postgres=False))
+    ecosystem = make_ecosystem(services)
+    for service in services:
+        render_backend(tmp_path / service.path, service, ecosystem)
+    files = derive(ecosystem)
+    write_files(files, tmp_path)
+    model = validators.compose_config(tmp_path / "compose.yaml")
+    assert "postgres" not in model["services"]
+    assert not any(name.endswith("-migrate") for name in model["services"])
+    assert "postgres-data" not in model.get("volumes", {})
+    assert not any(f.path.startswith("postgres/") for f in files)
+
+
+def test_gateway_starts_after_the_routed_services(project: Path, eco: Ecosystem) -> None:
+    model = validators.compose_config(project / "compose.yaml")
+    gateway = model["services"]["gateway"]
+    routed = {s.name for s in eco.services if s.route}
+    assert set(gateway["depends_on"]) == routed
+    for dependency in gateway["depends_on"].values():
+        assert dependency == {"condition": "service_healthy", "restart": True, "required": True}
+    mounts = {v["target"]: v for v in gateway["volumes"]}
+    assert mounts["/etc/nginx/nginx.conf"]["read_only"] is True
+    assert Path(mounts["/etc/nginx/nginx.conf"]["source"]) == project / "gateway" / "nginx.conf"
+    assert [(p["published"], p["target"]) for p in gateway["ports"]] == [("8080", 8080)]
+
+
+def test_infrastructure_names_are_reserved(project: Path, eco: Ecosystem) -> None:
+    model = validators.compose_config(project / "compose.yaml")
+    service_names = {s.name for s in eco.services}
+    infrastructure = {n for n in model["services"] if n not in service_names and not n.endswith("-migrate")}
+    assert infrastructure <= set(RESERVED_NAMES)
+    assert {"rabbitmq", "redis"} <= set(RESERVED_NAMES)
+
+
+def test_infrastructure_images_are_pinned_to_exact_tags(project: Path) -> None:
+    model = validators.compose_config(project / "compose.yaml")
+    for name, service in model["services"].items():
+        if "build" in service:
+            continue
+        image = service["image"]
+        assert re.fullmatch(r"[\w./-]+:v?\d+(\.\d+)+(-[\w.]+)?", image), f"{name}: {image} is not an exact tag"
+
+
+# --- gateway (nginx) -------------------------------------------------------------------------
+
+
+def _nginx() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    assert found, "nginx is not installed: `apt-get install -y nginx-light` (make test does it)"
+    return found
+
+
+def _hosts_file(tmp_path: Path, ecosystem: Ecosystem) -> Path:
+    hosts = tmp_path / "hosts"
+    names = " ".join(sorted(s.name for s in ecosystem.services))
+    hosts.write_text(f"127.0.0.1 localhost {names}\n", encoding="utf-8")
+    return hosts
+
+
+def test_nginx_accepts_the_gateway_configuration(project: Path, eco: Ecosystem, tmp_path: Path) -> None:
+    # nginx resolves upstream names while checking, so the services' names must resolve: give
+    # them to it in a private mount namespace, as compose's DNS would.
+    hosts = _hosts_file(tmp_path, eco)
+    conf = project / "gateway" / "nginx.conf"
+    check = f"mount --bind {hosts} /etc/hosts && exec {_nginx()} -t -e stderr -p {tmp_path} -c {conf}"
+    proc = subprocess.run(["unshare", "--mount", "sh", "-c", check], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "test is successful" in proc.stderr
+
+
+_GATEWAY_PROBE = r'''
+"""Runs inside `unshare --mount --net`: nginx with the gateway configuration in front of an echo
+server standing in for every backend; prints what the client and the backend saw as JSON."""
+import http.server, json, socket, subprocess, sys, threading, time, urllib.error, urllib.request
+
+nginx, conf, hosts, private_tmp = sys.argv[1:5]
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+subprocess.run(["mount", "--bind", hosts, "/etc/hosts"], check=True)
+subprocess.run(["mount", "--bind", private_tmp, "/tmp"], check=True)
+seen = []
+
+class Echo(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        seen.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
+        body = json.dumps({"path": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+
+backend = http.server.ThreadingHTTPServer(("127.0.0.1", 8000), Echo)
+threading.Thread(target=backend.serve_forever, daemon=True).start()
+server = subprocess.Popen([nginx, "-e", "stderr", "-c", conf, "-g", "daemon off;"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+deadline = time.monotonic() + 20
+while True:
+    try:
+        socket.create_connection(("127.0.0.1", 8080), timeout=1).close()
+        break
+    except OSError:
+        if server.poll() is not None or time.monotonic() > deadline:
+            print(json.dumps({"error": server.stderr.read() if server.poll() is not None else "nginx did not listen"}))
+            sys.exit(1)
+        time.sleep(0.1)
+
+def get(path, headers=None):
+    request = urllib.request.Request("http://127.0.0.1:8080" + path, headers=headers or {})
+    opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,),
+                                              {"redirect_request": lambda *a, **k: None}))
+    try:
+        with opener.open(request, timeout=5) as response:
+            return {"status": response.status, "body": response.read().decode(), "headers": dict(response.headers)}
+    except urllib.error.HTTPError as error:
+        return {"status": error.code, "body": error.read().decode(), "headers": dict(error.headers)}
+
+requests = json.loads(sys.argv[5])
+answers = [get(path, headers) for path, headers in requests]
+server.terminate()
+out, err = server.communicate(timeout=10)
+print(json.dumps({"answers": answers, "seen": seen, "access_log": out.splitlines(), "error_log": err}))
+'''
+
+
+def test_gateway_routes_requests_to_the_backends(project: Path, eco: Ecosystem, tmp_path: Path) -> None:
+    """A real nginx with the derived configuration proxies to an echo server (in a private network)."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(_GATEWAY_PROBE, encoding="utf-8")
+    private_tmp = tmp_path / "private-tmp"
+    private_tmp.mkdir()
+    shutil.copy(project / "gateway" / "nginx.conf", private_tmp / "nginx.conf")
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    requests = [
+        ["/api/orders/items/7?limit=2", {"traceparent": traceparent, "tracestate": "vendor=1", "X-Request-ID": "abc"}],
+        ["/api/order-history/", {}],
+        ["/api/orders", {}],
+        ["/api/catalog/items", {}],
+        ["/healthz", {}],
+    ]
+    proc = subprocess.run(
+        [
+            "unshare",
+            "--mount",
+            "--net",
+            sys.executable,
+            str(probe),
+            _nginx(),
+            "/tmp/nginx.conf",
+            str(_hosts_file(tmp_path, eco)),
+            str(private_tmp),
+            json.dumps(requests),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    orders, history, bare, catalog, health = result["answers"]
+    assert orders["status"] == 200 and json.loads(orders["body"]) == {"path": "/items/7?limit=2"}
+    assert history["status"] == 200 and json.loads(history["body"]) == {"path": "/"}
+    assert bare["status"] == 308 and bare["headers"]["Location"] == "/api/orders/"
+    assert catalog["status"] == 404, "catalog has no route"
+    assert health["status"] == 200 and json.loads(health["body"]) == {"status": "ok"}
+    first = result["seen"][0]["headers"]
+    assert first["traceparent"] == traceparent
+    assert first["tracestate"] == "vendor=1"
+    assert first["x-request-id"] == "abc"
+    assert first["host"] == "127.0.0.1:8080"
+    assert result["seen"][1]["headers"]["x-request-id"], "the gateway makes a request id when none came"
+    logs = [json.loads(line) for line in result["access_log"]]
+    assert [entry["uri"] for entry in logs] == [r[0] for r in requests if r[0] != "/healthz"]
+    assert logs[0]["traceparent"] == traceparent and logs[0]["status"] == 200
+    assert logs[0]["request_id"] == "abc"
+
+
+# --- umbrella chart --------------------------------------------------------------------------
+
+
+def env_values(project: Path, env: str) -> dict[str, Any]:
+    values: dict[str, Any] = load(project / "deploy" / "chart" / f"values-{env}.yaml")
+    return values
+
+
+def render_umbrella(project: Path, ecosystem: Ecosystem, env: str) -> list[dict[str, Any]]:
+    namespace = next(e.namespace for e in ecosystem.environments if e.name == env)
+    return validators.helm_render(
+        project / "deploy" / "chart", env_values(project, env), name=ecosystem.name, namespace=namespace
+    )
+
+
+def test_umbrella_chart_links_each_service_chart(project: Path, eco: Ecosystem) -> None:
+    chart = project / "deploy" / "chart"
+    meta = load(chart / "Chart.yaml")
+    assert meta["name"] == eco.name
+    assert [(d["name"], d["alias"]) for d in meta["dependencies"]] == sorted((s.name, s.name) for s in eco.services)
+    for dependency in meta["dependencies"]:
+        service = eco.service(dependency["name"])
+        assert service is not None
+        assert (chart / dependency["repository"].removeprefix("file://")).resolve() == project / service.path / "chart"
+        link = chart / "charts" / service.name
+        assert link.is_symlink() and not Path(os.readlink(link)).is_absolute()
+        assert load(link / "Chart.yaml")["name"] == service.name
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_umbrella_chart_lints(project: Path, env: str) -> None:
+    validators.helm_lint(project / "deploy" / "chart", env_values(project, env))
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_umbrella_chart_renders_valid_kubernetes_objects(project: Path, eco: Ecosystem, env: str) -> None:
+    docs = render_umbrella(project, eco, env)
+    validators.kubernetes_validate(docs)
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    for service in eco.services:
+        assert ("Deployment", f"{eco.name}-{service.name}") in kinds
+
+
+def test_umbrella_rejects_unknown_values(project: Path) -> None:
+    import helm_python as helm
+
+    values = env_values(project, "test")
+    values["gatway"] = {"name": "typo"}
+    with pytest.raises(Exception, match="gatway"), helm.Chart.load(str(project / "deploy" / "chart")) as chart:
+        chart.validate_schema(values)
+
+
+def test_httproutes_point_at_the_services(project: Path, eco: Ecosystem) -> None:
+    docs = render_umbrella(project, eco, "production")
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    routes = [d for d in docs if d["kind"] == "HTTPRoute"]
+    assert len(routes) == len([s for s in eco.services if s.route])
+    for route in routes:
+        assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
+        assert route["metadata"]["namespace"] == "shop"
+        assert route["spec"]["parentRefs"] == [
+            {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop-gateway"}
+        ]
+        (rule,) = route["spec"]["rules"]
+        (backend_ref,) = rule["backendRefs"]
+        target = services[backend_ref["name"]]
+        assert backend_ref["port"] in [p["port"] for p in target["spec"]["ports"]]
+        prefix = rule["matches"][0]["path"]
+        assert prefix["type"] == "PathPrefix"
+        name = route["metadata"]["labels"]["app.kubernetes.io/name"]
+        assert prefix["value"] == f"/api/{name}"
+        assert rule["filters"][0]["urlRewrite"]["path"] == {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}
+
+
+def test_gateway_values_reach_the_routes(project: Path, eco: Ecosystem) -> None:
+    values = env_values(project, "staging")
+    values["gateway"] = {"namespace": "infra", "sectionName": "https", "hostnames": ["shop.example.com"]}
+    docs = validators.helm_render(project / "deploy" / "chart", values, name="shop", namespace="shop-staging")
+    for route in (d for d in docs if d["kind"] == "HTTPRoute"):
+        assert route["spec"]["parentRefs"][0]["namespace"] == "infra"
+        assert route["spec"]["parentRefs"][0]["sectionName"] == "https"
+        assert route["spec"]["hostnames"] == ["shop.example.com"]
+    values["gateway"]["enabled"] = False
+    values["prometheusRule"] = {"enabled": False}
+    docs = validators.helm_render(project / "deploy" / "chart", values, name="shop", namespace="shop-staging")
+    assert not [d for d in docs if d["kind"] in ("HTTPRoute", "PrometheusRule")]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_environment_settings_reach_the_services(project: Path, eco: Ecosystem, env: str) -> None:
+    environment = next(e for e in eco.environments if e.name == env)
+    docs = render_umbrella(project, eco, env)
+    expected_replicas = {"test": 1, "staging": 2, "production": 3}[env]
+    for service in eco.services:
+        name = f"{eco.name}-{service.name}"
+        deployment = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == name)
+        assert deployment["metadata"]["namespace"] == environment.namespace
+        pod = deployment["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["database"]["secret"]["secretName"] == environment.secret
+        variables = {v["name"]: v.get("value") for v in pod["containers"][0]["env"]}
+        assert f"deployment.environment={env}" in variables["OTEL_RESOURCE_ATTRIBUTES"]
+        hpa = next((d for d in docs if d["kind"] == "HorizontalPodAutoscaler" and d["metadata"]["name"] == name), None)
+        replicas = hpa["spec"]["minReplicas"] if hpa else deployment["spec"]["replicas"]
+        override = 4 if (env, service.name) == ("production", "orders") else expected_replicas
+        assert replicas == override, f"{service.name} in {env}"
+        assert (hpa is None) == (env == "test")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_checkov_finds_nothing_in_the_rendered_umbrella(
+    project: Path, eco: Ecosystem, env: str, tmp_path: Path
+) -> None:
+    docs = render_umbrella(project, eco, env)
+    assert {"HTTPRoute", "PrometheusRule"} <= {d["kind"] for d in docs}
+    validators.checkov(validators.write_manifests(docs, tmp_path / "rendered"), "kubernetes")
+
+
+def test_prometheusrule_has_the_alert_rules(project: Path, eco: Ecosystem) -> None:
+    docs = render_umbrella(project, eco, "test")
+    (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["namespace"] == "shop-test"
+    assert rule["spec"]["groups"] == load(project / "monitoring" / "alerts.yml")["groups"]
+    assert rule["spec"]["groups"] == rule_groups(eco)
+
+
+# --- monitoring ------------------------------------------------------------------------------
+
+
+def _promtool() -> str:
+    found = shutil.which("promtool")
+    assert found, "promtool is not installed: `apt-get install -y prometheus` (make test does it)"
+    return found
+
+
+def promtool(*args: str, cwd: Path) -> str:
+    proc = subprocess.run([_promtool(), *args], capture_output=True, text=True, cwd=cwd)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_promtool_accepts_the_prometheus_configuration(project: Path) -> None:
+    out = promtool("check", "config", "prometheus.yml", cwd=project / "monitoring")
+    assert "1 rule files found" in out
+    promtool("check", "rules", "alerts.yml", cwd=project / "monitoring")
+    promtool("check", "rules", "alert-rules.yaml", cwd=project / "deploy" / "chart" / "files")
+
+
+def test_prometheus_scrapes_every_service_metrics_port(project: Path, eco: Ecosystem) -> None:
+    config = load(project / "monitoring" / "prometheus.yml")
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["prometheus"]["static_configs"][0]["targets"] == ["localhost:9090"]
+    for service in eco.services:
+        (static,) = jobs[service.name]["static_configs"]
+        assert static == {"targets": [f"{service.name}:9000"], "labels": {"service": service.name}}
+    assert config["rule_files"] == ["alerts.yml"]
+
+
+def test_alert_rules_cover_three_levels(eco: Ecosystem) -> None:
+    groups = rule_groups(eco)
+    levels = {rule["labels"]["level"] for group in groups for rule in group["rules"]}
+    assert levels == {"service", "cluster", "node"}
+    rollback = {
+        rule["alert"] for group in groups for rule in group["rules"] if rule["labels"].get("rollback") == "true"
+    }
+    assert {"ServiceHighErrorRate", "ServiceHighLatency"} <= rollback
+    assert not any(r["labels"].get("rollback") for g in groups if g["name"].endswith(".node") for r in g["rules"])
+
+
+def _series(labels: dict[str, str], metric: str) -> str:
+    return metric + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def test_alert_rules_fire_on_synthetic_series(project: Path) -> None:
+    """promtool's rule unit tests: the service alerts fire (with the rollback label) when they should."""
+    base = {"service": "orders", "route": "/items", "method": "GET"}
+    ok, failing = {**base, "status": "200"}, {**base, "status": "500"}
+    tests = {
+        "rule_files": ["alerts.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": _series(ok, "http_requests_total"), "values": "0+90x30"},
+                    {"series": _series(failing, "http_requests_total"), "values": "0+10x30"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "4m", "alertname": "ServiceHighErrorRate", "exp_alerts": []},
+                    {
+                        "eval_time": "20m",
+                        "alertname": "ServiceHighErrorRate",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "service": "orders",
+                                    "severity": "critical",
+                                    "level": "service",
+                                    "rollback": "true",
+                                },
+                                "exp_annotations": {
+                                    "summary": "orders answers more than 5% of requests with a 5xx status",
+                                    "description": "5xx ratio of orders is 10% over 5 minutes.",
+                                },
+                            }
+                        ],
+                    },
+                ],
+            },
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": _series(ok, "http_requests_total"), "values": "0+99x30"},
+                    {"series": _series(failing, "http_requests_total"), "values": "0+1x30"},
+                    {
+                        "series": _series({**ok, "le": "0.25"}, "http_request_duration_seconds_bucket"),
+                        "values": "0+10x30",
+                    },
+                    {
+                        "series": _series({**ok, "le": "1"}, "http_request_duration_seconds_bucket"),
+                        "values": "0+100x30",
+                    },
+                    {
+                        "series": _series({**ok, "le": "+Inf"}, "http_request_duration_seconds_bucket"),
+                        "values": "0+100x30",
+                    },
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "25m", "alertname": "ServiceHighErrorRate", "exp_alerts": []},
+                    {
+                        "eval_time": "25m",
+                        "alertname": "ServiceHighLatency",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "service": "orders",
+                                    "severity": "warning",
+                                    "level": "service",
+                                    "rollback": "true",
+                                },
+                                "exp_annotations": {
+                                    "summary": "orders p95 latency is above 0.5s",
+                                    "description": "p95 latency of orders is 958.3ms.",
+                                },
+                            }
+                        ],
+                    },
+                ],
+            },
+        ],
+    }
+    (project / "monitoring" / "alerts_test.yml").write_text(yaml.safe_dump(tests), encoding="utf-8")
+    try:
+        promtool("test", "rules", "alerts_test.yml", cwd=project / "monitoring")
+    finally:
+        (project / "monitoring" / "alerts_test.yml").unlink()
+
+
+# --- pipeline --------------------------------------------------------------------------------
+
+
+def _actionlint() -> list[str]:
+    # With shellcheck, actionlint also checks the `run:` scripts.
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is not installed: `apt-get install -y shellcheck` (make test does it)"
+    return [validators._bin("actionlint"), "-no-color", "-shellcheck", shellcheck]
+
+
+def test_actionlint_accepts_the_workflow(project: Path) -> None:
+    workflow = project / ".github" / "workflows" / "delivery.yml"
+    proc = subprocess.run([*_actionlint(), "-format", "{{json .}}", str(workflow)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(project: Path, tmp_path: Path) -> None:
+    """The check above can fail: the same workflow with a dangling `needs` is rejected."""
+    broken = (project / ".github" / "workflows" / "delivery.yml").read_text(encoding="utf-8")
+    broken = broken.replace("- deliver-test\n", "- deliver-tset\n", 1)
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    target = tmp_path / ".github" / "workflows" / "delivery.yml"
+    target.write_text(broken, encoding="utf-8")
+    proc = subprocess.run([*_actionlint(), str(target)], capture_output=True, text=True)
+    assert proc.returncode == 1 and "deliver-tset" in proc.stdout
+
+
+def test_workflow_actions_are_pinned_by_commit(project: Path) -> None:
+    text = (project / ".github" / "workflows" / "delivery.yml").read_text(encoding="utf-8")
+    uses_lines = [line.strip() for line in text.splitlines() if re.match(r"\s*(- )?uses:", line)]
+    assert uses_lines
+    for line in uses_lines:
+        match = re.fullmatch(r"(?:- )?uses: ([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)", line)
+        assert match, f"not pinned by commit with a version comment: {line}"
+        assert ACTIONS[match.group(1)] == (match.group(2), match.group(3))
+
+
+def test_workflow_permissions_are_minimal(project: Path, eco: Ecosystem) -> None:
+    workflow = load(project / ".github" / "workflows" / "delivery.yml")
+    assert workflow["permissions"] == {"contents": "read"}
+    for name, job in workflow["jobs"].items():
+        assert job["permissions"] == {"contents": "read"}, name
+    assert workflow["concurrency"]["group"]
+    triggers = workflow["on"]
+    assert set(triggers) == {"push", "pull_request", "workflow_dispatch"}
+    assert triggers["push"]["branches"] == ["main"]
+    assert triggers["workflow_dispatch"]["inputs"]["environment"]["options"] == list(ENVIRONMENTS)
+
+
+def test_workflow_promotes_through_the_environments(project: Path, eco: Ecosystem) -> None:
+    jobs = load(project / ".github" / "workflows" / "delivery.yml")["jobs"]
+    assert jobs["build"]["strategy"]["matrix"]["include"] == [
+        {"service": s.name, "path": s.path} for s in sorted(eco.services, key=lambda s: s.name)
+    ]
+    targets = [step["with"]["target"] for step in jobs["build"]["steps"] if "build-push-action" in step.get("uses", "")]
+    assert targets == ["test", "runtime"]
+    assert "--profile test run" in jobs["test"]["steps"][1]["run"]
+    assert jobs["deliver-test"]["needs"] == ["build", "test", "chart"]
+    assert jobs["deliver-staging"]["needs"] == ["deliver-test"]
+    assert jobs["deliver-production"]["needs"] == ["deliver-staging"]
+    for env in eco.environments:
+        job = jobs[f"deliver-{env.name}"]
+        assert job["environment"] == {"name": env.name}
+        assert job["env"]["NAMESPACE"] == env.namespace
+        steps = {step.get("id"): step for step in job["steps"]}
+        upgrade = steps["upgrade"]["run"]
+        assert f"-f deploy/chart/values-{env.name}.yaml" in upgrade
+        assert "--atomic --wait" in upgrade
+        for service in eco.services:
+            assert f'--set "{service.name}.image.tag=$IMAGE_TAG"' in upgrade
+        runs = [step.get("run", "") for step in job["steps"]]
+        assert any(run.startswith('helm test "$RELEASE"') for run in runs)
+        rollback = next(step for step in job["steps"] if step.get("run", "").startswith("helm rollback"))
+        assert rollback["if"] == "failure() && steps.upgrade.outcome == 'success'"
+
+
+def test_an_ecosystem_without_services_is_wired(tmp_path: Path) -> None:
+    """Right after `scaffold init`: every derived file is still accepted by its tool."""
+    write_files(derive(make_ecosystem(())), tmp_path)
+    model = validators.compose_config(tmp_path / "compose.yaml")
+    assert set(model["services"]) == {"gateway", "otel-collector", "jaeger", "prometheus"}
+    for env in ENVIRONMENTS:
+        validators.helm_lint(tmp_path / "deploy" / "chart", env_values(tmp_path, env))
+    promtool("check", "config", "prometheus.yml", cwd=tmp_path / "monitoring")
+    workflow = tmp_path / ".github" / "workflows" / "delivery.yml"
+    proc = subprocess.run([*_actionlint(), str(workflow)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert load(workflow)["jobs"]["deliver-test"]["needs"] == ["chart"]
+
+
+# --- determinism, headers, docs --------------------------------------------------------------
+
+
+def test_derive_is_deterministic_and_independent_of_order(eco: Ecosystem) -> None:
+    first = derive(eco)
+    assert first == derive(eco)
+    shuffled = dataclasses.replace(
+        eco,
+        services=tuple(reversed(eco.services)),
+        environments=tuple(reversed(eco.environments)),
+    )
+    assert derive(shuffled) == first
+    assert [f.path for f in first] == sorted(f.path for f in first)
+
+
+def test_derived_files_carry_the_generated_header(eco: Ecosystem) -> None:
+    for f in derive(eco):
+        if f.symlink:
+            continue
+        text = f.content.decode("utf-8")
+        assert text.endswith("\n") and not text.endswith("\n\n") and "\r" not in text, f.path
+        if "/templates/" in f.path:
+            # Helm templates: a template comment, so that nothing is added to the rendered objects.
+            assert GENERATED in text.splitlines()[0] and text.startswith("{{"), f.path
+        elif f.path.endswith((".yaml", ".yml", ".conf")):
+            assert text.startswith(f"# {GENERATED}\n"), f.path
+            if not f.path.endswith(".conf"):
+                yaml.safe_load(text)
+        elif f.path.endswith(".md"):
+            assert text.startswith(f"<!-- {GENERATED} -->\n"), f.path
+        elif f.path.endswith(".json"):
+            assert json.loads(text)["$comment"] == GENERATED
+        else:
+            assert GENERATED in text, f.path
+
+
+def test_docs_describe_every_service(eco: Ecosystem) -> None:
+    (doc,) = [f for f in derive(eco) if f.path == "docs/ecosystem.md"]
+    text = doc.content.decode("utf-8")
+    blocks = re.findall(r"```mermaid\n(.*?)```", text, flags=re.DOTALL)
+    assert len(blocks) == 1
+    labels = set(re.findall(r'\["([^"]+)"\]', blocks[0]))
+    assert {s.name for s in eco.services} <= labels
+    assert {"gateway", "otel-collector", "jaeger", "prometheus"} <= labels
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    for service in eco.services:
+        assert any(
+            line.startswith(f"| {service.name} | backend | `{service.path}` | {service.port} |") for line in rows
+        )
+    for env in eco.environments:
+        assert any(line.startswith(f"| {env.name} | {env.namespace} |") for line in rows)
