@@ -15,6 +15,17 @@ KINDS: Final[tuple[Kind, ...]] = ("backend",)
 Infrastructure = Literal["postgres"]
 INFRASTRUCTURE: Final[tuple[Infrastructure, ...]] = ("postgres",)
 
+# Compose services (and Kubernetes names) of the shared infrastructure; no service may take one.
+INFRASTRUCTURE_SERVICES: Final[tuple[str, ...]] = (
+    "gateway",
+    "otel-collector",
+    "jaeger",
+    "prometheus",
+    "postgres",
+    "rabbitmq",
+    "redis",
+)
+
 ENVIRONMENT_NAMES: Final[tuple[str, ...]] = ("test", "staging", "production")
 
 # Ports inside every service container; the host port for local development is Service.port.

@@ -12,35 +12,27 @@ from collections.abc import Iterable
 from typing import Final
 
 from scaffold.errors import ConflictError, UsageError
+from scaffold.model import INFRASTRUCTURE_SERVICES
 
 MAX_NAME_LENGTH: Final = 30  # 63 (DNS label) minus the longest suffix/prefix scaffold composes
 _LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 # Names the meta-project uses for its own infrastructure and directories.
-RESERVED_NAMES: Final[frozenset[str]] = frozenset(
-    {
-        "gateway",
-        "otel-collector",
-        "jaeger",
-        "prometheus",
-        "postgres",
-        "rabbitmq",
-        "redis",
-        "scaffold",
-        "ecosystem",
-        "deploy",
-        "docs",
-        "monitoring",
-        "services",
-        "test",
-        "staging",
-        "production",
-        "default",
-        "kube-system",
-        "all",
-        "global",
-    }
-)
+RESERVED_NAMES: Final[frozenset[str]] = frozenset(INFRASTRUCTURE_SERVICES) | {
+    "scaffold",
+    "ecosystem",
+    "deploy",
+    "docs",
+    "monitoring",
+    "services",
+    "test",
+    "staging",
+    "production",
+    "default",
+    "kube-system",
+    "all",
+    "global",
+}
 
 
 def check_name(name: str, what: str = "service") -> str:

@@ -15,8 +15,9 @@ CLEAR = "\x15"  # Ctrl-U: the default is pre-filled, a user clears it before typ
 
 
 def _spawn(args: list[str], cwd: Path) -> pexpect.spawn:
-    return pexpect.spawn(sys.executable, ["-m", "scaffold", *args], cwd=str(cwd), encoding="utf-8",
-                         timeout=60, dimensions=(40, 120))
+    return pexpect.spawn(
+        sys.executable, ["-m", "scaffold", *args], cwd=str(cwd), encoding="utf-8", timeout=60, dimensions=(40, 120)
+    )
 
 
 def test_new_asks_for_missing_values_and_validates_them(ecosystem: Path) -> None:

@@ -25,8 +25,13 @@ def test_builtin_repository_is_tagged_and_reproducible(tmp_path: Path, monkeypat
     assert second != first and second.is_relative_to(tmp_path)
 
     def head(repo: Path) -> str:
-        return subprocess.run(["git", "rev-parse", f"v{TEMPLATE_VERSION}^{{commit}}"], cwd=repo,
-                              capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["git", "rev-parse", f"v{TEMPLATE_VERSION}^{{commit}}"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
     assert head(first) == head(second)  # same content, same commit id, on any machine
     status = subprocess.run(["git", "status", "--porcelain"], cwd=second, capture_output=True, text=True, check=True)
@@ -36,7 +41,14 @@ def test_builtin_repository_is_tagged_and_reproducible(tmp_path: Path, monkeypat
 @pytest.mark.parametrize("kind", sorted(ANSWERS))
 def test_render_equals_copier_copy_from_the_git_source(tmp_path: Path, kind: str) -> None:
     render(builtin_ref(), tmp_path / "scaffold", ANSWERS[kind])
-    copier.run_copy(str(builtin_repository()), str(tmp_path / "copier"), data=ANSWERS[kind],
-                    vcs_ref=f"v{TEMPLATE_VERSION}", defaults=True, quiet=True, unsafe=True)
+    copier.run_copy(
+        str(builtin_repository()),
+        str(tmp_path / "copier"),
+        data=ANSWERS[kind],
+        vcs_ref=f"v{TEMPLATE_VERSION}",
+        defaults=True,
+        quiet=True,
+        unsafe=True,
+    )
     assert diff(snapshot(tmp_path / "copier"), snapshot(tmp_path / "scaffold")) == []
     assert f"_commit: v{TEMPLATE_VERSION}" in (tmp_path / "scaffold" / ".copier-answers.yml").read_text()

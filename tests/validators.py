@@ -126,8 +126,18 @@ def checkov(target: Path, framework: str) -> None:
     """Zero failed checks (skips must carry a reason in the scanned file)."""
     flag = "-f" if target.is_file() else "-d"
     proc = subprocess.run(
-        [checkov_binary(), "--skip-download", flag, str(target), "--framework", framework,
-         "--compact", "--quiet", "-o", "json"],
+        [
+            checkov_binary(),
+            "--skip-download",
+            flag,
+            str(target),
+            "--framework",
+            framework,
+            "--compact",
+            "--quiet",
+            "-o",
+            "json",
+        ],
         capture_output=True,
         text=True,
     )

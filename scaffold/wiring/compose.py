@@ -11,20 +11,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from scaffold.model import APP_PORT, METRICS_PORT, Ecosystem, Service
-from scaffold.wiring.files import DerivedFile
+from scaffold.model import APP_PORT, INFRASTRUCTURE_SERVICES, METRICS_PORT, Ecosystem, Service
 from scaffold.wiring._render import GENERATED, text_file, yaml_file
+from scaffold.wiring.files import DerivedFile
 
-# Compose service names of the shared infrastructure; no service of an ecosystem may take one.
-RESERVED_NAMES: Final[tuple[str, ...]] = (
-    "gateway",
-    "otel-collector",
-    "jaeger",
-    "prometheus",
-    "postgres",
-    "rabbitmq",
-    "redis",
-)
+RESERVED_NAMES: Final = INFRASTRUCTURE_SERVICES
 
 # Exact image tags of the shared infrastructure (bump them together, then run the tests).
 IMAGES: Final[dict[str, str]] = {

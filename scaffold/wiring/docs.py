@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from scaffold.model import Ecosystem, Service
-from scaffold.wiring.files import DerivedFile
 from scaffold.wiring._render import MARKDOWN_HEADER, text_file
 from scaffold.wiring.compose import GATEWAY_PORT, JAEGER_UI_PORT, PROMETHEUS_PORT
+from scaffold.wiring.files import DerivedFile
 from scaffold.wiring.gateway import route_prefix
 from scaffold.wiring.umbrella import SIZING, environments
 

@@ -8,8 +8,8 @@ passes the W3C trace context on, and logs one JSON object per request.
 from __future__ import annotations
 
 from scaffold.model import APP_PORT, Ecosystem, Service
-from scaffold.wiring.files import DerivedFile
 from scaffold.wiring._render import YAML_HEADER, text_file
+from scaffold.wiring.files import DerivedFile
 
 LISTEN_PORT = 8080
 

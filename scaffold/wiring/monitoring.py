@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from scaffold.model import METRICS_PORT, Ecosystem
-from scaffold.wiring.files import DerivedFile
 from scaffold.wiring._render import yaml_file
+from scaffold.wiring.files import DerivedFile
 
 # Metric names the backends expose (prometheus_client; counters get the _total suffix). Each
 # sample gets the `service` label from its scrape target: set below for compose, by the

@@ -19,8 +19,8 @@ import shlex
 from typing import Any, Final
 
 from scaffold.model import Ecosystem, Environment, Service
-from scaffold.wiring.files import DerivedFile
 from scaffold.wiring._render import YAML_HEADER, dump_yaml, text_file
+from scaffold.wiring.files import DerivedFile
 from scaffold.wiring.umbrella import CHART_DIR, environments
 
 WORKFLOW: Final = ".github/workflows/delivery.yml"

@@ -16,8 +16,8 @@ import posixpath
 from typing import Any, Final
 
 from scaffold.model import ENVIRONMENT_NAMES, Ecosystem, Environment, Service
-from scaffold.wiring.files import DerivedFile
 from scaffold.wiring._render import GENERATED, YAML_HEADER, deep_merge, dump_yaml, text_file, yaml_file
+from scaffold.wiring.files import DerivedFile
 from scaffold.wiring.gateway import route_prefix
 from scaffold.wiring.monitoring import alerts_document
 

@@ -1,0 +1,53 @@
+"""Application factory: `uvicorn --factory inventory.app:create_app`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from . import SERVICE_NAME, __version__, health, items
+from .db import make_engine, make_sessionmaker
+from .logs import configure_logging
+from .metrics import PrometheusMiddleware, start_metrics_server
+from .settings import Settings
+from .tracing import configure_tracing, instrument_app
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    provider = configure_tracing(default_service_name=SERVICE_NAME)
+    engine = make_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop_metrics = None
+        if settings.metrics_port:
+            stop_metrics = start_metrics_server(settings.metrics_port, settings.metrics_host)
+            logger.info("metrics served", extra={"metrics_port": settings.metrics_port})
+        try:
+            yield
+        finally:
+            if stop_metrics is not None:
+                stop_metrics()
+            engine.dispose()
+
+    app = FastAPI(
+        title=SERVICE_NAME,
+        version=__version__,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.add_middleware(PrometheusMiddleware)
+    app.include_router(health.router)
+    app.include_router(items.router)
+    if provider is not None:
+        instrument_app(app, provider)
+    return app

@@ -1,0 +1,36 @@
+"""Database engine and ORM base (SQLAlchemy 2, psycopg 3)."""
+
+from __future__ import annotations
+
+import sqlalchemy
+from sqlalchemy import Engine, MetaData
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from .settings import Settings
+
+# Deterministic constraint names, so migrations can refer to (and later drop) them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def make_engine(settings: Settings) -> Engine:
+    # Looked up on the module at call time: tracing patches sqlalchemy.create_engine.
+    return sqlalchemy.create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": settings.db_connect_timeout},
+    )
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)

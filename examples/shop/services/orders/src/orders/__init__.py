@@ -1,0 +1,4 @@
+"""Takes and tracks customer orders."""
+
+__version__ = "0.1.0"
+SERVICE_NAME = "orders"
