@@ -40,8 +40,8 @@ system-packages:
 demo: install
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
 	cd $(DEMO_DIR) && ../../$(BIN)/scaffold init shop --defaults
-	$(BIN)/scaffold new backend orders --defaults -C $(DEMO_DIR)/shop 2>&1 | head -n 1
-	$(BIN)/scaffold new backend inventory --defaults -C $(DEMO_DIR)/shop 2>&1 | head -n 1
+	$(BIN)/scaffold new backend orders --defaults -C $(DEMO_DIR)/shop
+	$(BIN)/scaffold new backend inventory --defaults -C $(DEMO_DIR)/shop
 	$(BIN)/scaffold list -C $(DEMO_DIR)/shop
 	$(BIN)/python -m tests.check_ecosystem $(DEMO_DIR)/shop
 

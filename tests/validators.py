@@ -39,6 +39,7 @@ def compose_binary() -> str:
 
 def compose_config(*files: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run `docker compose config` on the files; return the resolved model."""
+    files = tuple(f.resolve() for f in files)
     args = [compose_binary()]
     for f in files:
         args += ["-f", str(f)]
