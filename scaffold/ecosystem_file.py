@@ -128,6 +128,9 @@ def _service(name: str, node: Any, parent: Any) -> Service:
     needs = tree.get("needs") or []
     if not isinstance(needs, list) or any(n not in INFRASTRUCTURE for n in needs):
         raise _fail(f"'needs' must be a list of {', '.join(INFRASTRUCTURE)}", tree, "needs")
+    publishes = _strings(tree, "publishes")
+    subscribes = _strings(tree, "subscribes")
+    calls = _strings(tree, "calls")
     route = _str(tree, "route", optional=True)
     if route is not None and not route.startswith("/"):
         raise _fail("'route' must start with '/'", tree, "route")
@@ -142,7 +145,18 @@ def _service(name: str, node: Any, parent: Any) -> Service:
         route=route,
         template=_template(tree.get("template"), "template", tree),
         needs=tuple(cast(Infrastructure, n) for n in needs),
+        publishes=publishes,
+        subscribes=subscribes,
+        calls=calls,
     )
+
+
+def _strings(tree: Any, key: str) -> tuple[str, ...]:
+    """An optional list of non-empty strings."""
+    value = tree.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _fail(f"'{key}' must be a list of non-empty strings", tree, key)
+    return tuple(str(v) for v in value)
 
 
 def _plain(node: Any) -> Any:
@@ -236,9 +250,16 @@ def with_service(document: EcosystemDocument, service: Service) -> bytes:
     template["source"] = service.template.source
     template["version"] = service.template.version
     entry["template"] = template
-    needs = CommentedSeq(service.needs)
-    needs.fa.set_flow_style()
-    entry["needs"] = needs
+    for key, values in (
+        ("needs", service.needs),
+        ("publishes", service.publishes),
+        ("subscribes", service.subscribes),
+        ("calls", service.calls),
+    ):
+        if values or key == "needs":
+            sequence = CommentedSeq(values)
+            sequence.fa.set_flow_style()
+            entry[key] = sequence
     tree = _yaml().load(dump(document.tree))  # a copy: the loaded document stays as it was
     services = tree.get("services")
     if services is None or not isinstance(services, CommentedMap):

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-Kind = Literal["backend"]
-KINDS: Final[tuple[Kind, ...]] = ("backend",)
+Kind = Literal["backend", "worker", "frontend"]
+KINDS: Final[tuple[Kind, ...]] = ("backend", "worker", "frontend")
 
-Infrastructure = Literal["postgres"]
-INFRASTRUCTURE: Final[tuple[Infrastructure, ...]] = ("postgres",)
+Infrastructure = Literal["postgres", "rabbitmq"]
+INFRASTRUCTURE: Final[tuple[Infrastructure, ...]] = ("postgres", "rabbitmq")
 
 # Compose services (and Kubernetes names) of the shared infrastructure; no service may take one.
 INFRASTRUCTURE_SERVICES: Final[tuple[str, ...]] = (
@@ -28,9 +28,15 @@ INFRASTRUCTURE_SERVICES: Final[tuple[str, ...]] = (
 
 ENVIRONMENT_NAMES: Final[tuple[str, ...]] = ("test", "staging", "production")
 
-# Ports inside every service container; the host port for local development is Service.port.
-APP_PORT: Final = 8000
-METRICS_PORT: Final = 9000
+# Ports inside service containers; the host port for local development is Service.port.
+APP_PORT: Final = 8000  # backend HTTP API
+FRONTEND_PORT: Final = 8080  # frontend's unprivileged web server
+METRICS_PORT: Final = 9000  # Prometheus metrics (and, for workers, /livez and /readyz)
+
+# Messaging conventions shared by the templates and the wiring: backends publish events to one
+# durable topic exchange with routing keys "<backend>.<event>"; a worker's queue is bound to it
+# with the topic patterns the worker subscribes to.
+EVENTS_EXCHANGE: Final = "events"
 
 
 @dataclass(frozen=True)
@@ -62,11 +68,19 @@ class Service:
     route: str | None  # gateway path prefix, e.g. "/api/orders"; None when not routed
     template: TemplateRef
     needs: tuple[Infrastructure, ...] = ()
+    publishes: tuple[str, ...] = ()  # routing keys of the events it publishes (backends)
+    subscribes: tuple[str, ...] = ()  # topic patterns of the events it consumes (workers)
+    calls: tuple[str, ...] = ()  # services whose API it calls through the gateway (frontends)
 
     @property
     def package(self) -> str:
         """The Python package name of the service."""
         return self.name.replace("-", "_")
+
+    @property
+    def container_port(self) -> int:
+        """The port the service answers HTTP on inside its container."""
+        return FRONTEND_PORT if self.kind == "frontend" else APP_PORT
 
 
 @dataclass(frozen=True)

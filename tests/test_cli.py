@@ -64,6 +64,7 @@ def test_new_backend_is_wired_and_keeps_comments(ecosystem: Path) -> None:
         "route": "/api/orders",
         "template": {"source": "builtin", "version": "0.1.0"},
         "needs": ["postgres"],
+        "publishes": ["orders.item.published"],
     }
     assert services["order-history"]["port"] == 8100
     answers = yaml.safe_load((ecosystem / "services/orders/.copier-answers.yml").read_text())

@@ -16,7 +16,8 @@ from typing import Final
 from scaffold import ecosystem_file
 from scaffold.answers import parse_data
 from scaffold.errors import ConflictError, UsageError
-from scaffold.model import KINDS, Ecosystem, Kind, Service
+from scaffold.kinds import extra_prompts, service_entry
+from scaffold.model import KINDS, Ecosystem, Kind
 from scaffold.names import check_new_service_name
 from scaffold.project import STATE_DIR, find_root, locked
 from scaffold.prompts import Asker, Prompt, resolve
@@ -69,6 +70,7 @@ def _prompts(kind: Kind, name: str, ecosystem: Ecosystem) -> list[Prompt]:
     return [
         Prompt("description", "What does the service do (one line)?", f"The {name} {kind}"),
         Prompt("port", "Local development port", next_free_port(ecosystem), port_error),
+        *extra_prompts(kind, ecosystem),
     ]
 
 
@@ -100,15 +102,7 @@ def new_service(
         given = parse_data(data, builtin_templates_dir())
         answers = resolve(_prompts(checked_kind, name, ecosystem), given, defaults=defaults, asker=asker)
         port = _check_port(answers["port"], ecosystem)
-        service = Service(
-            name=name,
-            kind=checked_kind,
-            path=path,
-            port=port,
-            route=f"/api/{name}",
-            template=builtin_ref(),
-            needs=("postgres",),
-        )
+        service = service_entry(checked_kind, name, port, answers, ecosystem, builtin_ref())
         new_text = ecosystem_file.with_service(document, service)
         wired = ecosystem_file.parse(new_text.decode())
         files, wiring = plan_wiring(root, wired.model)
