@@ -1,17 +1,18 @@
 """`compose.yaml` at the meta-project root: the whole ecosystem for local development.
 
-Each backend runs from its own directory's Dockerfile (target `runtime`) against one shared
-PostgreSQL server with a database per service, behind the gateway, with traces going through an
-OpenTelemetry collector to Jaeger and metrics scraped by Prometheus. Everything published is
-bound to 127.0.0.1. Credentials are local-development defaults that `.env` may override; real
-ones live in each environment's Secret.
+Each service runs from its own directory's Dockerfile (target `runtime`): backends and workers
+against one shared PostgreSQL server with a database per service, workers and publishing
+backends against one shared RabbitMQ, everything routed behind the gateway, with traces going
+through an OpenTelemetry collector to Jaeger and metrics scraped by Prometheus. Everything
+published is bound to 127.0.0.1. Credentials are local-development defaults that `.env` may
+override; real ones live in each environment's Secret.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from scaffold.model import APP_PORT, INFRASTRUCTURE_SERVICES, METRICS_PORT, Ecosystem, Service
+from scaffold.model import APP_PORT, EVENTS_EXCHANGE, INFRASTRUCTURE_SERVICES, METRICS_PORT, Ecosystem, Service
 from scaffold.wiring._render import GENERATED, text_file, yaml_file
 from scaffold.wiring.files import DerivedFile
 
@@ -24,11 +25,13 @@ IMAGES: Final[dict[str, str]] = {
     "jaeger": "jaegertracing/jaeger:2.11.0",
     "prometheus": "prom/prometheus:v3.5.0",
     "postgres": "postgres:17.7-bookworm",
+    "rabbitmq": "rabbitmq:4.1.4-management",
 }
 
 GATEWAY_PORT: Final = 8080  # nginx-unprivileged listens on 8080, published on the same host port
 JAEGER_UI_PORT: Final = 16686
 PROMETHEUS_PORT: Final = 9090
+RABBITMQ_UI_PORT: Final = 15672
 OTLP_HTTP_PORT: Final = 4318
 OTLP_GRPC_PORT: Final = 4317
 COLLECTOR_HEALTH_PORT: Final = 13133
@@ -39,6 +42,9 @@ POSTGRES_INIT = "postgres/init-databases.sql"
 # Same defaults as the meta-project's .env.example: local-only values, never real credentials.
 POSTGRES_USER = "${POSTGRES_USER:-ecosystem}"
 POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:-local-development-only}"
+RABBITMQ_USER = "${RABBITMQ_USER:-ecosystem}"
+RABBITMQ_PASSWORD = "${RABBITMQ_PASSWORD:-local-development-only}"
+AMQP_URL: Final = f"amqp://{RABBITMQ_USER}:{RABBITMQ_PASSWORD}@rabbitmq:5672/"
 
 
 def _sorted(services: tuple[Service, ...]) -> list[Service]:
@@ -53,6 +59,11 @@ def _app_environment(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
     env: dict[str, str] = {}
     if "postgres" in service.needs:
         env["DATABASE_URL"] = database_url(service)
+    if "rabbitmq" in service.needs or (service.publishes and ecosystem.needs("rabbitmq")):
+        env["AMQP_URL"] = AMQP_URL
+        env["AMQP_EXCHANGE"] = EVENTS_EXCHANGE
+    if service.subscribes:
+        env["WORKER_SUBSCRIBES"] = ",".join(service.subscribes)
     env.update(
         {
             "LOG_LEVEL": "INFO",
@@ -75,26 +86,38 @@ def _image(ecosystem: Ecosystem, service: Service) -> str:
     return f"{ecosystem.registry}/{service.name}:local"
 
 
+def _published_port(service: Service) -> int:
+    """The container port published on the service's host port: workers have only their
+    metrics and health server; backends and frontends their HTTP port."""
+    return METRICS_PORT if service.kind == "worker" else service.container_port
+
+
+def _healthcheck(service: Service) -> dict[str, Any]:
+    if service.kind == "frontend":  # the web server image has no python: wget from busybox/Debian
+        url = f"http://127.0.0.1:{service.container_port}/"
+        test = ["CMD", "wget", "-q", "-O", "/dev/null", url]
+    else:
+        port = METRICS_PORT if service.kind == "worker" else APP_PORT
+        probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/readyz', timeout=3)"
+        test = ["CMD", "python", "-c", probe]
+    return {"test": test, "interval": "10s", "timeout": "5s", "retries": 5, "start_period": "20s"}
+
+
 def _app(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
     depends_on: dict[str, Any] = {}
     if "postgres" in service.needs:
         depends_on[f"{service.name}-migrate"] = {"condition": "service_completed_successfully"}
         depends_on["postgres"] = {"condition": "service_healthy", "restart": True}
+    if "AMQP_URL" in (environment := _app_environment(ecosystem, service)):
+        depends_on["rabbitmq"] = {"condition": "service_healthy", "restart": True}
     depends_on["otel-collector"] = {"condition": "service_started"}
-    probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{APP_PORT}/readyz', timeout=3)"
     return {
         "build": _build(service),
         "image": _image(ecosystem, service),
-        "environment": _app_environment(ecosystem, service),
-        "ports": [f"127.0.0.1:{service.port}:{APP_PORT}"],
+        "environment": environment,
+        "ports": [f"127.0.0.1:{service.port}:{_published_port(service)}"],
         "depends_on": depends_on,
-        "healthcheck": {
-            "test": ["CMD", "python", "-c", probe],
-            "interval": "10s",
-            "timeout": "5s",
-            "retries": 5,
-            "start_period": "20s",
-        },
+        "healthcheck": _healthcheck(service),
         "restart": "unless-stopped",
         "read_only": True,
         "tmpfs": ["/tmp"],
@@ -103,12 +126,18 @@ def _app(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
     }
 
 
+def _migrate_command(service: Service) -> str:
+    if service.kind == "backend":  # schema first, then the service's own idempotent fixtures
+        return f"alembic upgrade head && python -m {service.package}.fixtures"
+    return "alembic upgrade head"
+
+
 def _migrate(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
-    # One-shot: schema first, then the service's own idempotent fixtures.
+    # One-shot, before the service starts.
     return {
         "build": _build(service),
         "image": _image(ecosystem, service),
-        "command": ["sh", "-c", f"alembic upgrade head && python -m {service.package}.fixtures"],
+        "command": ["sh", "-c", _migrate_command(service)],
         "environment": {"DATABASE_URL": database_url(service), "OTEL_SDK_DISABLED": "true"},
         "depends_on": {"postgres": {"condition": "service_healthy"}},
         "restart": "no",
@@ -126,7 +155,15 @@ def _gateway(routed: list[Service]) -> dict[str, Any]:
         "ports": [f"127.0.0.1:{GATEWAY_PORT}:{GATEWAY_PORT}"],
         # nginx resolves upstream names when it starts: start it after the services, and again
         # whenever one of them is restarted (its address may change).
-        "depends_on": {s.name: {"condition": "service_healthy", "restart": True} for s in routed},
+        "depends_on": {
+            **{s.name: {"condition": "service_healthy", "restart": True} for s in routed},
+            # browser traces go through the gateway to the collector (see gateway.py)
+            **(
+                {"otel-collector": {"condition": "service_started"}}
+                if any(s.kind == "frontend" for s in routed)
+                else {}
+            ),
+        },
         "healthcheck": {
             "test": ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{GATEWAY_PORT}/healthz"],
             "interval": "10s",
@@ -208,6 +245,24 @@ def _postgres() -> dict[str, Any]:
     }
 
 
+def _rabbitmq() -> dict[str, Any]:
+    return {
+        "image": IMAGES["rabbitmq"],
+        "environment": {"RABBITMQ_DEFAULT_USER": RABBITMQ_USER, "RABBITMQ_DEFAULT_PASS": RABBITMQ_PASSWORD},
+        "ports": [f"127.0.0.1:{RABBITMQ_UI_PORT}:{RABBITMQ_UI_PORT}"],
+        "volumes": ["rabbitmq-data:/var/lib/rabbitmq"],
+        "healthcheck": {
+            "test": ["CMD", "rabbitmq-diagnostics", "-q", "ping"],
+            "interval": "10s",
+            "timeout": "5s",
+            "retries": 10,
+            "start_period": "20s",
+        },
+        "restart": "unless-stopped",
+        "security_opt": ["no-new-privileges:true"],
+    }
+
+
 def compose_model(ecosystem: Ecosystem) -> dict[str, Any]:
     """The compose file as data (services sorted by name; infrastructure after them)."""
     services: dict[str, Any] = {}
@@ -224,6 +279,9 @@ def compose_model(ecosystem: Ecosystem) -> dict[str, Any]:
     if ecosystem.needs("postgres"):
         services["postgres"] = _postgres()
         volumes["postgres-data"] = {}
+    if ecosystem.needs("rabbitmq"):
+        services["rabbitmq"] = _rabbitmq()
+        volumes["rabbitmq-data"] = {}
     return {"name": ecosystem.name, "services": services, "volumes": dict(sorted(volumes.items()))}
 
 

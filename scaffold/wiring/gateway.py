@@ -1,17 +1,20 @@
 """`gateway/nginx.conf`: the API gateway of compose.yaml (nginx-unprivileged).
 
 Each routed backend gets `<route>/` proxied to `http://<name>:8000/` (the prefix is stripped, as
-the HTTPRoute of the umbrella chart does in Kubernetes). The gateway answers `/healthz` itself,
-passes the W3C trace context on, and logs one JSON object per request.
+the HTTPRoute of the umbrella chart does in Kubernetes); the frontend gets `/`, and browsers send
+their traces to `/otlp/` (the collector's OTLP/HTTP port, same origin, so no CORS). The gateway
+answers `/healthz` itself, passes the W3C trace context on, and logs one JSON object per request.
 """
 
 from __future__ import annotations
 
-from scaffold.model import APP_PORT, Ecosystem, Service
+from scaffold.model import Ecosystem, Service
 from scaffold.wiring._render import YAML_HEADER, text_file
+from scaffold.wiring.compose import OTLP_HTTP_PORT
 from scaffold.wiring.files import DerivedFile
 
 LISTEN_PORT = 8080
+OTLP_PREFIX = "/otlp"  # browser traces: /otlp/v1/traces -> otel-collector:4318/v1/traces
 
 _LOG_FIELDS = (
     ("time", "$time_iso8601", True),
@@ -34,7 +37,7 @@ def route_prefix(service: Service) -> str | None:
     """The service's gateway path prefix without a trailing slash, or None when not routed."""
     if not service.route:
         return None
-    return "/" + service.route.strip("/")
+    return "/" + service.route.strip("/") if service.route.strip("/") else "/"
 
 
 def routed(ecosystem: Ecosystem) -> list[tuple[Service, str]]:
@@ -48,9 +51,30 @@ def _log_format() -> str:
     return "{" + fields + "}"
 
 
+def _root_location(ecosystem: Ecosystem) -> str:
+    frontend = next((s for s, prefix in routed(ecosystem) if prefix == "/"), None)
+    if frontend is None:
+        return """
+        location / {
+            return 404 '{"detail":"Not Found"}\\n';
+        }"""
+    return f"""
+        # browser traces of {frontend.name}, same origin
+        location {OTLP_PREFIX}/ {{
+            client_max_body_size 5m;
+            proxy_pass http://otel-collector:{OTLP_HTTP_PORT}/;
+        }}
+        # {frontend.name}
+        location / {{
+            proxy_pass http://{frontend.name}:{frontend.container_port};
+        }}"""
+
+
 def nginx_conf(ecosystem: Ecosystem) -> str:
     locations: list[str] = []
     for service, prefix in routed(ecosystem):
+        if prefix == "/":
+            continue
         locations.append(
             f"""
         # {service.name}
@@ -58,7 +82,7 @@ def nginx_conf(ecosystem: Ecosystem) -> str:
             return 308 {prefix}/;
         }}
         location {prefix}/ {{
-            proxy_pass http://{service.name}:{APP_PORT}/;
+            proxy_pass http://{service.name}:{service.container_port}/;
         }}"""
         )
     header = YAML_HEADER + f"# API gateway of the {ecosystem.name} ecosystem for local development (compose.yaml).\n"
@@ -119,10 +143,7 @@ http {{
             return 200 '{{"status":"ok"}}\\n';
         }}
 {"".join(locations)}
-
-        location / {{
-            return 404 '{{"detail":"Not Found"}}\\n';
-        }}
+{_root_location(ecosystem)}
     }}
 }}
 """

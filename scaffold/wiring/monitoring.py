@@ -141,7 +141,8 @@ def prometheus_config(ecosystem: Ecosystem) -> dict[str, Any]:
     scrape_configs: list[dict[str, Any]] = [
         {"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]},
     ]
-    for service in sorted(ecosystem.services, key=lambda s: s.name):
+    # Frontends are static files behind a web server: they have no metrics endpoint.
+    for service in sorted((s for s in ecosystem.services if s.kind != "frontend"), key=lambda s: s.name):
         scrape_configs.append(
             {
                 "job_name": service.name,
