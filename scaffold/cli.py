@@ -47,6 +47,10 @@ Data = Annotated[
 Defaults = Annotated[bool, typer.Option("--defaults", help="Accept the default of every value not given.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+Trust = Annotated[
+    bool,
+    typer.Option("--trust", help="Allow a template from outside scaffold to run its tasks and migrations."),
+]
 
 
 def _run(command: Callable[[], T]) -> T:
@@ -92,13 +96,31 @@ def init(
     defaults: Defaults = False,
     dry_run: DryRun = False,
     as_json: Json = False,
+    templates: Annotated[
+        str | None,
+        typer.Option(
+            "--templates",
+            help="Use these templates instead of the built-in ones: a git repository (URL or path) with version tags.",
+            show_default=False,
+        ),
+    ] = None,
+    trust: Trust = False,
 ) -> None:
     """Create a meta-project. Example: scaffold init shop --defaults"""
     from scaffold.commands.init import init as run
     from scaffold.output import show
 
     result = _run(
-        lambda: run(_start(directory), name, data=data or [], defaults=defaults, dry_run=dry_run, asker=_asker())
+        lambda: run(
+            _start(directory),
+            name,
+            data=data or [],
+            defaults=defaults,
+            dry_run=dry_run,
+            asker=_asker(),
+            templates=templates,
+            trust=trust,
+        )
     )
     show(result, as_json=as_json)
 
@@ -112,6 +134,7 @@ def new(
     defaults: Defaults = False,
     dry_run: DryRun = False,
     as_json: Json = False,
+    trust: Trust = False,
 ) -> None:
     """Render a service and wire it in. Example: scaffold new backend orders --defaults"""
     from scaffold.commands.new import new_service
@@ -119,7 +142,14 @@ def new(
 
     result = _run(
         lambda: new_service(
-            _start(directory), kind, name, data=data or [], defaults=defaults, dry_run=dry_run, asker=_asker()
+            _start(directory),
+            kind,
+            name,
+            data=data or [],
+            defaults=defaults,
+            dry_run=dry_run,
+            asker=_asker(),
+            trust=trust,
         )
     )
     show(result, as_json=as_json)
@@ -157,6 +187,154 @@ def sync(directory: Directory = None, dry_run: DryRun = False, as_json: Json = F
     from scaffold.output import show
 
     show(_run(lambda: run(_start(directory), dry_run=dry_run)), as_json=as_json)
+
+
+@app.command(short_help="Walk a newcomer through the ecosystem: scaffold onboard")
+def onboard(
+    directory: Directory = None,
+    step: Annotated[int | None, typer.Option("--step", help="Run this step (1-5) only.", show_default=False)] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Kind of the first service (step 3).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Name of the first service (step 3).")] = None,
+    data: Data = None,
+    defaults: Defaults = False,
+    restart: Annotated[bool, typer.Option("--restart", help="Forget the steps done; start at step 1.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Check, explain, create, run, deliver: five steps, resumable. Example: scaffold onboard --defaults"""
+    from scaffold.commands.onboard import onboard as run
+    from scaffold.onboarding_terminal import terminal_guide
+    from scaffold.output import show
+
+    guide = None if as_json else terminal_guide()
+    result = _run(
+        lambda: run(
+            _start(directory),
+            step=step,
+            defaults=defaults,
+            restart=restart,
+            kind=kind,
+            name=name,
+            data=data or [],
+            guide=guide,
+        )
+    )
+    show(result, as_json=as_json)
+
+
+@app.command(short_help="Check this machine's tools: scaffold doctor")
+def doctor(
+    directory: Directory = None,
+    delivery: Annotated[
+        bool, typer.Option("--delivery", help="Also require Helm, kubectl and each environment's context.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """What is installed, its version, what it is for and how to get it; installs nothing.
+    Exit code 3 when something required is missing. Example: scaffold doctor --delivery"""
+    from scaffold.commands.doctor import doctor as run
+    from scaffold.errors import ExitCode
+    from scaffold.output import show
+
+    result = _run(lambda: run(_start(directory), delivery=delivery))
+    show(result, as_json=as_json)
+    if result.missing:
+        raise typer.Exit(int(ExitCode.NOT_FOUND))
+
+
+@app.command(short_help="Draw the ecosystem: scaffold graph --format dot")
+def graph(
+    directory: Directory = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="mermaid (default), dot or svg (needs graphviz).")
+    ] = "mermaid",
+    as_json: Json = False,
+) -> None:
+    """Services by kind, routes, infrastructure, queues. Example: scaffold graph --format svg > ecosystem.svg"""
+    from scaffold.commands.graph import render
+    from scaffold.output import show
+
+    show(_run(lambda: render(_start(directory), format=output_format)), as_json=as_json)
+
+
+@app.command(short_help="Validate everything generated with real validators: scaffold check [NAME...]")
+def check(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Services to check (default: the whole ecosystem).", show_default=False)
+    ] = None,
+    directory: Directory = None,
+    no_checkov: Annotated[bool, typer.Option("--no-checkov", help="Leave checkov out even when installed.")] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Checks run at once (default: CPUs).", show_default=False)
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Validate the ecosystem as it stands: ecosystem.yaml, derived files, every service's compose file,
+    chart, Dockerfile and answers file. Example: scaffold check orders --json"""
+    from scaffold.commands.check import check as run
+    from scaffold.errors import ExitCode
+    from scaffold.output import error, show
+
+    result = _run(lambda: run(_start(directory), names or [], checkov=not no_checkov, jobs=jobs))
+    show(result, as_json=as_json)
+    if not result.ok:
+        from scaffold.checks.report import failure
+
+        error(failure(result))
+        raise typer.Exit(int(ExitCode.CHECK_FAILED))
+
+
+@app.command(short_help="Pull template updates into services: scaffold update --all --dry-run")
+def update(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Services to update (the ecosystem's own name: the meta-project).", show_default=False),
+    ] = None,
+    all_targets: Annotated[bool, typer.Option("--all", help="Every service and the meta-project.")] = False,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Template version to move to (default: the newest).", show_default=False)
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show per service the diff and the conflicts; write nothing.")
+    ] = False,
+    conflict: Annotated[
+        str, typer.Option("--conflict", help="inline: conflict markers in the file; rej: a .rej file next to it.")
+    ] = "inline",
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Services planned at once (default: CPUs).", show_default=False)
+    ] = None,
+    data: Data = None,
+    trust: Trust = False,
+    directory: Directory = None,
+    as_json: Json = False,
+) -> None:
+    """Three-way merge of a newer template version into services: your edits are kept, conflicts are
+    marked and reported. Exit code 0 all updated or current, 6 conflicts, 7 a service failed or had
+    uncommitted changes. Example: scaffold update --all --dry-run"""
+    from scaffold.commands.update import update as run
+    from scaffold.output import show
+
+    progress = None
+    if sys.stderr.isatty() and not as_json:
+        from scaffold.update.progress import ProgressBar
+
+        progress = ProgressBar("updating")
+    result = _run(
+        lambda: run(
+            _start(directory),
+            names or [],
+            all_targets=all_targets,
+            to=to,
+            dry_run=dry_run,
+            conflict=conflict,
+            jobs=jobs,
+            data=data or [],
+            trust=trust,
+            progress=progress,
+        )
+    )
+    show(result, as_json=as_json)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 def _version(value: bool) -> None:

@@ -8,7 +8,10 @@ serialised back to bytes; writing them is the transaction's job.
 
 from __future__ import annotations
 
+import difflib
 import io
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, cast
@@ -26,6 +29,24 @@ from scaffold.model import (
 )
 
 FILE_NAME: Final = "ecosystem.yaml"
+SCHEMA_FILE: Final = Path(__file__).with_name("ecosystem.schema.json")  # JSON Schema of the file, for editors too
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in ecosystem.yaml, where it is (1-based; None when the file has no such place)."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+class EcosystemFileError(UsageError):
+    """A problem in ecosystem.yaml; `problem` keeps its position apart from the message."""
+
+    def __init__(self, message: str, hint: str, problem: Problem) -> None:
+        super().__init__(message, hint)
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -46,22 +67,33 @@ def _yaml() -> Any:
     return yaml
 
 
-def _where(node: Any, key: str | None = None) -> str:
-    """'line L, column C' of a key (or of the node) in the file, 1-based."""
+def _line_col(node: Any, key: str | None = None) -> tuple[int, int] | None:
+    """(line, column) of a key (or of the node) in the file, 1-based."""
     try:
         if key is not None:
             line, col = node.lc.key(key)
         else:
             line, col = node.lc.line, node.lc.col
-        return f"line {line + 1}, column {col + 1}"
+        return int(line) + 1, int(col) + 1
     except (AttributeError, KeyError, TypeError):
-        return "unknown position"
+        return None
+
+
+def _where(node: Any, key: str | None = None) -> str:
+    """'line L, column C' of a key (or of the node) in the file, 1-based."""
+    found = _line_col(node, key)
+    return f"line {found[0]}, column {found[1]}" if found else "unknown position"
+
+
+FIX_HINT: Final = f"Fix {FILE_NAME} (see docs/ecosystem-yaml.md for its fields), then run the command again."
 
 
 def _fail(message: str, node: Any, key: str | None = None) -> UsageError:
-    return UsageError(
+    found = _line_col(node, key)
+    return EcosystemFileError(
         f"{FILE_NAME} {_where(node, key)}: {message}",
-        f"Fix {FILE_NAME} (see docs/ecosystem-yaml.md for its fields), then run the command again.",
+        FIX_HINT,
+        Problem(message, *(found or (None, None))),
     )
 
 
@@ -169,24 +201,15 @@ def _plain(node: Any) -> Any:
 
 
 def parse(text: str) -> EcosystemDocument:
-    from ruamel.yaml.error import YAMLError
-
     from scaffold.names import check_name
 
-    try:
-        tree = _yaml().load(text)
-    except YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise UsageError(
-            f"{FILE_NAME} is not valid YAML: {where}{problem}",
-            f"Fix the syntax of {FILE_NAME} (git diff shows what changed).",
-        ) from None
+    tree = _load_tree(text)
     from ruamel.yaml.comments import CommentedMap
 
     if not isinstance(tree, CommentedMap):
-        raise UsageError(f"{FILE_NAME} must be a mapping at the top level.", "Restore it from git.")
+        raise EcosystemFileError(
+            f"{FILE_NAME} must be a mapping at the top level.", "Restore it from git.", Problem("not a mapping", 1, 1)
+        )
     name = _req_str(tree, "name")
     try:
         check_name(name, "ecosystem")
@@ -284,3 +307,192 @@ def without_service(document: EcosystemDocument, name: str) -> bytes:
     if not services:
         services.fa.set_flow_style()
     return dump(tree)
+
+
+# --- the JSON Schema (scaffold/ecosystem.schema.json), with the line and column of each problem -----------------
+
+
+def schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return loaded
+
+
+def position(tree: Any, path: Sequence[str | int], *, at_key: bool = False) -> tuple[int, int] | None:
+    """1-based (line, column) of the value at `path` in a round-trip tree (of its key when `at_key`).
+
+    A path that leaves the tree (a missing key) stops at the deepest node that exists, which is
+    where the missing part belongs.
+    """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    node = tree
+    found = _line_col(tree)
+    for index, step in enumerate(path):
+        last = index == len(path) - 1
+        try:
+            if isinstance(node, CommentedMap) and step in node:
+                line, col = node.lc.key(step) if last and at_key else node.lc.value(step)
+            elif isinstance(node, CommentedSeq) and isinstance(step, int) and 0 <= step < len(node):
+                line, col = node.lc.item(step)
+            else:
+                break
+        except (AttributeError, KeyError, TypeError):
+            break
+        found = (int(line) + 1, int(col) + 1)
+        node = node[step]
+    return found
+
+
+def _field(path: Sequence[str | int]) -> str:
+    return ".".join(str(p) for p in path) or "the top level"
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+_TYPE_WORDS: Final = {"object": "a mapping", "array": "a list", "integer": "a whole number", "null": "empty"}
+
+
+def _sentence(error: Any) -> tuple[str, list[str | int], bool]:
+    """(message, path of the place to point at, point at the key rather than the value)."""
+    import re
+
+    path: list[str | int] = list(error.absolute_path)
+    field = _field(path)
+    last = path[-1] if path else None
+    validator = error.validator
+    node = error.schema if isinstance(error.schema, dict) else {}
+    if validator == "required":
+        missing = str(error.message).split("'")[1] if "'" in str(error.message) else str(error.message)
+        return f"'{missing}' is missing in {field}", path, True
+    if validator == "additionalProperties":
+        allowed = sorted(node.get("properties", {}))
+        patterns = list(node.get("patternProperties", {}))
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        extra = [str(k) for k in instance if k not in allowed and not any(re.search(p, str(k)) for p in patterns)]
+        key = extra[0] if extra else "?"
+        close = difflib.get_close_matches(key, allowed, n=1)
+        suggestion = f"; did you mean '{close[0]}'?" if close else f" (known: {', '.join(allowed)})"
+        return f"unknown field '{key}' in {field}{suggestion}", [*path, key], True
+    if validator == "propertyNames" or "propertyNames" in error.absolute_schema_path:
+        name = str(error.instance)
+        return (
+            f"'{name}' is not a valid name: use a lowercase DNS-1123 label of at most 30 characters",
+            [*path, name],
+            True,
+        )
+    if validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        words = " or ".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
+        return f"'{field}' must be {words}, not {_type_name(error.instance)}", path, False
+    if validator == "enum":
+        choices = ", ".join(str(c) for c in error.validator_value)
+        return f"'{field}' must be one of {choices}; got {error.instance!r}", path, False
+    if validator == "anyOf" and {"context", "api_server"} <= set(node.get("properties", {})):
+        return f"environment '{last}' needs 'context' or 'api_server'", path, True
+    if validator == "not" and last == "path":
+        return f"'{field}' must be relative to the meta-project and stay inside it", path, False
+    if validator in ("minimum", "maximum") and last == "port":
+        return f"'{field}' must be between 1024 and 65535; got {error.instance}", path, False
+    if validator == "pattern" and last == "route":
+        return f"'{field}' must start with '/'; got {error.instance!r}", path, False
+    if validator in ("pattern", "minLength") and node.get("pattern") == "\\S":
+        return f"'{field}' must be a non-empty string", path, False
+    return f"'{field}': {error.message}", path, False
+
+
+def _load_tree(text: str) -> Any:
+    """The round-trip tree of the text; a syntax error names its line and column."""
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return _yaml().load(text)
+    except YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise EcosystemFileError(
+            f"{FILE_NAME} is not valid YAML: {where}{problem}",
+            f"Fix the syntax of {FILE_NAME} (git diff shows what changed).",
+            Problem(f"not valid YAML: {problem}", *((mark.line + 1, mark.column + 1) if mark else (None, None))),
+        ) from None
+
+
+def schema_problems(text: str) -> list[Problem]:
+    """Every problem the JSON Schema finds in the file's text (a YAML syntax error is the only one then).
+
+    Raises ImportError when jsonschema is not installed (it comes with `scaffold[validate]`).
+    """
+    import jsonschema
+
+    try:
+        tree = _load_tree(text)
+    except EcosystemFileError as err:
+        return [err.problem]
+    validator = jsonschema.Draft202012Validator(schema())
+    found: list[Problem] = []
+    for error in validator.iter_errors(_plain(tree)):
+        message, path, at_key = _sentence(error)
+        where = position(tree, path, at_key=at_key) or (None, None)
+        found.append(Problem(message, *where))
+    return sorted(dict.fromkeys(found), key=lambda p: (p.line or 0, p.column or 0, p.message))
+
+
+def problems(text: str) -> list[Problem]:
+    """What `scaffold check` reports about ecosystem.yaml: the schema's findings, then the rules the
+    schema cannot express (unique ports, reserved names) once the schema is satisfied."""
+    found = schema_problems(text)
+    if found:
+        return found
+    try:
+        document = parse(text)
+    except EcosystemFileError as err:
+        return [err.problem]
+    except UsageError as err:
+        return [Problem(err.message)]
+    return _cross_problems(document)
+
+
+def _cross_problems(document: EcosystemDocument) -> list[Problem]:
+    """Rules between services: reserved names, one owner per route, calls to services that exist."""
+    from scaffold.names import RESERVED_NAMES
+
+    found: list[Problem] = []
+
+    def at(name: str, key: str | None = None) -> tuple[int | None, int | None]:
+        where = position(document.tree, ["services", name] + ([key] if key else []), at_key=True)
+        return where or (None, None)
+
+    routes: dict[str, str] = {}
+    for service in document.model.services:
+        if service.name in RESERVED_NAMES:
+            found.append(Problem(f"the name '{service.name}' is reserved for the ecosystem itself", *at(service.name)))
+        if service.route is not None:
+            if service.route in routes:
+                found.append(
+                    Problem(
+                        f"route '{service.route}' is also the route of '{routes[service.route]}'",
+                        *at(service.name, "route"),
+                    )
+                )
+            routes.setdefault(service.route, service.name)
+        for called in service.calls:
+            if document.model.service(called) is None:
+                message = f"'{service.name}' calls '{called}', which is not a service"
+                found.append(Problem(message, *at(service.name, "calls")))
+    return found

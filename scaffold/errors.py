@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad arguments or input values
     NOT_FOUND = 3  # no meta-project, unknown service, unknown template version
     CONFLICT = 4  # a derived file was edited by hand, a target exists, a lock is held
+    CHECK_FAILED = 5  # `scaffold check` found an error in what was generated
     INTERRUPTED = 130  # Ctrl-C
 
 

@@ -163,7 +163,10 @@ def build(ecosystem: Ecosystem) -> Graph:
     for s in needs_broker:
         edges.append(Edge(node_id(s.name), BROKER))
     edges.append(Edge(COLLECTOR, JAEGER))
-    # Frontends are static files in the browser: no server-side spans, no metrics endpoint.
+    # A frontend runs in the browser: its spans reach the collector through the gateway, and the
+    # web server that serves its files has no metrics endpoint.
+    if any(s.kind == "frontend" for s in services):
+        edges.append(Edge(GATEWAY, COLLECTOR, "browser traces", dotted=True))
     observed = [s for s in services if s.kind != "frontend"]
     edges += [Edge(node_id(s.name), COLLECTOR, "traces", dotted=True) for s in observed]
     edges += [Edge(PROMETHEUS, node_id(s.name), "scrapes", dotted=True) for s in observed]
@@ -231,12 +234,15 @@ def _dot_node(node: Node) -> str:
     return f"{_dot_string(node.id)} [label={_dot_string(node.label)}, {_DOT_SHAPES[node.shape]}];"
 
 
-def _dot_edge(edge: Edge) -> str:
+def _dot_edge(edge: Edge, side: bool) -> str:
     attributes = []
     if edge.label:
         attributes.append(f"label={_dot_string(edge.label)}")
     if edge.dotted:
         attributes.append("style=dashed")
+    if side:
+        # Telemetry is drawn beside the request flow, it does not rank the nodes.
+        attributes.append("constraint=false")
     suffix = f" [{', '.join(attributes)}]" if attributes else ""
     return f"{_dot_string(edge.source)} -> {_dot_string(edge.target)}{suffix};"
 
@@ -257,7 +263,8 @@ def dot(graph: Graph) -> str:
         lines.append(f'        label={_dot_string(group.label)}; style="rounded,dashed";')
         lines += [f"        {_dot_node(n)}" for n in graph.nodes if n.group == group.id]
         lines.append("    }")
-    lines += [f"    {_dot_edge(e)}" for e in graph.edges]
+    observability = {n.id for n in graph.nodes if n.group == OBSERVABILITY}
+    lines += [f"    {_dot_edge(e, e.source in observability or e.target in observability)}" for e in graph.edges]
     lines.append("}")
     return "\n".join(lines) + "\n"
 

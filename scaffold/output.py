@@ -9,7 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from scaffold.errors import ScaffoldError
-from scaffold.results import Change, InitResult, ListResult, NewResult, RemoveResult, Result, SyncResult
+from scaffold.prerequisites import ToolStatus
+from scaffold.results import (
+    Change,
+    CheckResult,
+    DoctorResult,
+    GraphResult,
+    InitResult,
+    ListResult,
+    NewResult,
+    OnboardResult,
+    RemoveResult,
+    Result,
+    SyncResult,
+    TemplateStatus,
+    UpdateResult,
+)
 
 
 def _changes(changes: tuple[Change, ...], dry_run: bool) -> list[str]:
@@ -40,7 +55,8 @@ def text(result: Result) -> str:
             s = result.service
             lines.append(
                 f"{would}{'add' if would else 'Added'} {s.kind} '{s.name}' in {s.path} "
-                f"(port {s.port}, route {s.route})" + (" (dry run: nothing written)" if result.dry_run else "")
+                f"(port {s.port}, route {s.route or 'none'})"
+                + (" (dry run: nothing written)" if result.dry_run else "")
             )
             lines.append(f"  {len(result.files)} files in {s.path}/")
             lines.append("Wiring:")
@@ -67,19 +83,99 @@ def text(result: Result) -> str:
                 lines += _changes(result.wiring, result.dry_run)
         case ListResult():
             services = result.ecosystem.services
+            drift = {t.name: t for t in result.templates}
             if not services:
                 lines.append(
                     f"The {result.ecosystem.name} ecosystem has no services yet: "
                     "add one with `scaffold new backend NAME`."
                 )
             else:
-                rows = [["NAME", "KIND", "PATH", "PORT", "ROUTE", "TEMPLATE"]]
+                rows = [["NAME", "KIND", "PATH", "PORT", "ROUTE", "TEMPLATE", "NEWER"]]
                 rows += [
-                    [s.name, s.kind, s.path, str(s.port), s.route or "-", f"{s.template.source} {s.template.version}"]
+                    [
+                        s.name,
+                        s.kind,
+                        s.path,
+                        str(s.port),
+                        s.route or "-",
+                        f"{s.template.source} {s.template.version}",
+                        _newer(drift.get(s.name)),
+                    ]
                     for s in services
                 ]
                 lines += _table(rows)
+            meta = drift.get(result.ecosystem.name)
+            if meta is not None:
+                lines.append(
+                    f"Meta-project template: {meta.source} {meta.version}"
+                    + (f" ({meta.latest} available)" if meta.update_available else "")
+                )
+            if any(t.update_available for t in result.templates):
+                lines.append("Newer template versions exist: `scaffold update --all --dry-run` shows what they change.")
+        case DoctorResult():
+            lines += doctor_lines(result)
+        case GraphResult():
+            lines.append(result.text.rstrip("\n"))
+        case OnboardResult():
+            lines += onboard_lines(result)
+        case CheckResult():
+            from scaffold.checks.report import render
+
+            lines.append(render(result))
+        case UpdateResult():
+            from scaffold.update.report import lines as update_lines
+
+            lines += update_lines(result)
     return "\n".join(lines)
+
+
+def tools_table(tools: tuple[ToolStatus, ...]) -> list[str]:
+    """The doctor's table: each tool found or not, its version, what it is for, where it is or how to get it."""
+    rows = [["CHECK", "STATUS", "VERSION", "NEEDED FOR", "WHERE / HOW TO GET IT"]]
+    for f in tools:
+        status = "ok" if f.found else "MISSING" if f.required else "missing"
+        rows.append([f.name, status, f.version or "-", f.needed_for, f.detail if f.found else f.install])
+    return _table(rows)
+
+
+def doctor_lines(result: DoctorResult) -> list[str]:
+    lines = tools_table(result.tools)
+    if result.root is None:
+        lines.append("(not in a meta-project: the environments' kubectl contexts were not checked)")
+    if result.missing:
+        names = ", ".join(f.name for f in result.missing)
+        lines += ["", f"Missing and required: {names}. Install them as shown above; scaffold installs nothing."]
+    else:
+        lines += ["", "Everything required is here" + (" (delivery included)." if result.delivery else ".")]
+    return lines
+
+
+def onboard_lines(result: OnboardResult) -> list[str]:
+    lines: list[str] = []
+    if not result.shown:
+        for report in result.steps:
+            lines += [report.text.rstrip("\n"), ""]
+            if report.tools:
+                lines += ["On this machine:", *tools_table(report.tools), ""]
+            if report.created:
+                lines += [text(report.created), ""]
+    if not result.steps and result.next_step is None:
+        lines.append("Every onboarding step is done: `scaffold onboard --step N` runs one again; --restart resets.")
+    elif result.next_step is None:
+        lines.append("Onboarding complete. docs/onboarding.md has every step to read again.")
+    else:
+        done = ", ".join(map(str, result.completed)) or "none"
+        lines.append(
+            f"Steps done: {done}. `scaffold onboard` continues with step {result.next_step} "
+            f"(or `scaffold onboard --step {result.next_step}`)."
+        )
+    return lines
+
+
+def _newer(status: TemplateStatus | None) -> str:
+    if status is None or status.latest is None:
+        return "?"
+    return status.latest if status.update_available else "-"
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from scaffold.checks.findings import CheckRun
 from scaffold.model import Ecosystem, Service
+from scaffold.prerequisites import ToolStatus
 
 Action = Literal["create", "update", "delete"]
 
@@ -51,9 +53,112 @@ class SyncResult:
 
 
 @dataclass(frozen=True)
+class TemplateStatus:
+    """A service's (or the meta-project's) template version and the newest one its source has."""
+
+    name: str
+    source: str
+    version: str
+    latest: str | None  # None when the source could not be read
+    update_available: bool
+
+
+@dataclass(frozen=True)
 class ListResult:
     root: Path
     ecosystem: Ecosystem
+    templates: tuple[TemplateStatus, ...] = ()  # the meta-project's and each service's template drift
 
 
-Result = InitResult | NewResult | RemoveResult | SyncResult | ListResult
+@dataclass(frozen=True)
+class DoctorResult:
+    root: Path | None  # the meta-project whose environments were checked, if any
+    tools: tuple[ToolStatus, ...]
+    delivery: bool  # delivery tools and contexts were required
+
+    @property
+    def missing(self) -> tuple[ToolStatus, ...]:
+        """Required and not found: `scaffold doctor` exits non-zero when there is any."""
+        return tuple(f for f in self.tools if f.required and not f.found)
+
+
+@dataclass(frozen=True)
+class GraphResult:
+    root: Path
+    format: str  # mermaid | dot | svg
+    text: str
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """One onboarding step as it was run: its text, and what running it found or made."""
+
+    number: int
+    title: str
+    text: str  # the step as markdown, the diagram as an outline (for a terminal)
+    tools: tuple[ToolStatus, ...] = ()  # step 1: this machine
+    created: NewResult | None = None  # step 3: the service made
+
+
+@dataclass(frozen=True)
+class OnboardResult:
+    root: Path
+    steps: tuple[StepReport, ...]  # the steps run by this command
+    completed: tuple[int, ...]  # every step done so far (remembered between runs)
+    next_step: int | None  # where `scaffold onboard` continues; None when all are done
+    shown: bool  # the steps were already shown in a terminal as they ran
+
+
+UpdateStatus = Literal["updated", "up-to-date", "conflicts", "failed"]
+
+
+@dataclass(frozen=True)
+class TargetUpdate:
+    """What `scaffold update` did (or would do) to one service or to the meta-project."""
+
+    name: str
+    path: str  # relative to the meta-project root ("." for the meta-project)
+    status: UpdateStatus
+    from_version: str | None
+    to_version: str | None
+    changes: tuple[Change, ...] = ()  # paths relative to the meta-project root
+    conflicts: tuple[str, ...] = ()  # files with conflict markers (or a .rej file)
+    kept: tuple[str, ...] = ()  # deleted by the new template version but edited here: kept
+    not_restored: tuple[str, ...] = ()  # deleted here and changed by the template: left deleted
+    migrations: int = 0  # template migrations that ran
+    reason: str | None = None  # why it failed
+    diff: str | None = None  # with --dry-run: the unified diff that would be applied
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    root: Path
+    targets: tuple[TargetUpdate, ...]
+    wiring: tuple[Change, ...]
+    notes: tuple[str, ...]
+    dry_run: bool
+    exit_code: int  # 0 clean, 6 conflicts, 7 a target failed or was refused (docs/cli.md)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    root: Path
+    ok: bool  # no check found an error
+    errors: int
+    warnings: int
+    not_run: int  # checks skipped because their validator is not installed
+    runs: tuple[CheckRun, ...]
+
+
+Result = (
+    InitResult
+    | CheckResult
+    | NewResult
+    | RemoveResult
+    | SyncResult
+    | ListResult
+    | DoctorResult
+    | GraphResult
+    | OnboardResult
+    | UpdateResult
+)

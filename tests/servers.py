@@ -1,8 +1,13 @@
-"""Real servers on loopback for tests: a throwaway PostgreSQL cluster, free ports.
+"""Real servers on loopback for tests: a throwaway PostgreSQL cluster, a throwaway RabbitMQ
+node, free ports.
 
 `postgres_server()` runs initdb + pg_ctl from the machine's PostgreSQL in a scratch directory as
 the `postgres` OS user (PostgreSQL refuses to run as root), listening only on 127.0.0.1, and
 always stops the cluster and removes the directory, even when the body fails.
+
+`rabbitmq_server()` runs Debian's rabbitmq-server as the current user with every path, port and
+name of its own (data, logs, config, Erlang cookie, node name, AMQP, distribution and epmd ports),
+so it neither needs nor disturbs a system broker, and several can run side by side.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -165,3 +171,111 @@ def _stop(data: Path) -> None:
     if pid_file.exists():
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+
+
+RABBITMQ_BIN = Path(os.environ.get("SCAFFOLD_RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
+EPMD = os.environ.get("SCAFFOLD_EPMD", "/usr/bin/epmd")
+RABBITMQ_START_TIMEOUT_S = 90
+
+
+def _rabbitmq_env(scratch: Path, nodename: str, ports: dict[str, int]) -> dict[str, str]:
+    return {
+        **os.environ,
+        # The Erlang cookie is created in, and read from, $HOME.
+        "HOME": str(scratch),
+        "RABBITMQ_CONF_ENV_FILE": str(scratch / "rabbitmq-env.conf"),
+        "RABBITMQ_CONFIG_FILE": str(scratch / "rabbitmq.conf"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(scratch / "enabled_plugins"),
+        "RABBITMQ_MNESIA_BASE": str(scratch / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(scratch / "log"),
+        "RABBITMQ_PID_FILE": str(scratch / "rabbitmq.pid"),
+        "RABBITMQ_NODENAME": nodename,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(ports["amqp"]),
+        "RABBITMQ_DIST_PORT": str(ports["dist"]),
+        "ERL_EPMD_PORT": str(ports["epmd"]),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+    }
+
+
+def _rabbitmqctl(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", env["RABBITMQ_NODENAME"], *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _amqp_port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def rabbitmq_server(user: str = "app") -> Iterator[str]:
+    """Start a RabbitMQ node on 127.0.0.1; yield an `amqp://` URL for a password-authenticated
+    `user` (administrator of the default vhost); stop the node and its epmd, delete everything."""
+    for tool in (RABBITMQ_BIN / "rabbitmq-server", RABBITMQ_BIN / "rabbitmqctl", Path(EPMD)):
+        if not tool.exists():
+            raise ServerError(f"{tool} not found: install RabbitMQ (apt-get install rabbitmq-server)")
+    scratch = Path(tempfile.mkdtemp(prefix="scaffold-mq-"))
+    ports = {"amqp": free_port(), "dist": free_port(), "epmd": free_port()}
+    password = secrets.token_hex(16)
+    env = _rabbitmq_env(scratch, f"scaffold-{secrets.token_hex(4)}@localhost", ports)
+    (scratch / "rabbitmq-env.conf").write_text("")  # not /etc/rabbitmq/rabbitmq-env.conf
+    (scratch / "enabled_plugins").write_text("[].\n")  # no management plugin: no extra listeners
+    (scratch / "rabbitmq.conf").write_text(
+        f"listeners.tcp.default = 127.0.0.1:{ports['amqp']}\n"
+        f"default_user = {user}\n"
+        f"default_pass = {password}\n"
+        "default_user_tags.administrator = true\n"
+        "loopback_users = none\n"
+    )
+    log = scratch / "server.out"
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [str(RABBITMQ_BIN / "rabbitmq-server")],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + RABBITMQ_START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise ServerError(f"rabbitmq-server exited with {process.returncode}:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                raise ServerError(f"RabbitMQ did not start in {RABBITMQ_START_TIMEOUT_S} s:\n{log.read_text()}")
+            # await_startup returns once the broker application runs (it fails while the node boots).
+            if _rabbitmqctl(env, "await_startup", "--timeout", "5").returncode == 0 and _amqp_port_open(ports["amqp"]):
+                break
+            time.sleep(0.5)
+        yield f"amqp://{user}:{password}@127.0.0.1:{ports['amqp']}/"
+    finally:
+        if process is not None:
+            _stop_rabbitmq(env, process)
+        subprocess.run([EPMD, "-port", str(ports["epmd"]), "-kill"], capture_output=True, timeout=30, env=env)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _stop_rabbitmq(env: dict[str, str], process: subprocess.Popen[bytes]) -> None:
+    """`rabbitmqctl stop`, then SIGTERM, then SIGKILL to the node's process group."""
+    if process.poll() is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            _rabbitmqctl(env, "stop", timeout=60)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            process.wait(timeout=20)
+            return
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+    process.wait()

@@ -195,6 +195,7 @@ def test_helm_lint_strict(chart: Path, case: str) -> None:
         {"podDisruptionBudget": {"maxUnavailable": "25%"}},
         {"topologySpreadConstraints": []},
         {"migrations": {"enabled": False}},
+        {"amqp": {"enabled": True}},
         {"enabled": True},
     ],
     ids=lambda v: json.dumps(v, sort_keys=True),
@@ -675,6 +676,28 @@ def test_migrations_run_before_install_and_upgrade_with_the_same_image(chart: Pa
 
     disabled = render(chart, {"migrations": {"enabled": False}})
     assert not [d for d in disabled if d["metadata"]["annotations"].get("helm.sh/hook") == MIGRATE_HOOK]
+
+
+def test_publishing_mounts_the_broker_url_and_opens_amqp_egress(chart: Path) -> None:
+    off = render(chart)
+    assert "AMQP_URL_FILE" not in env_of(container(off))
+    assert 5672 not in {p["port"] for r in only(off, "NetworkPolicy")["spec"]["egress"] for p in r["ports"]}
+
+    docs = render(chart, {"amqp": {"enabled": True, "exchange": "shop-events"}, "global": {"secretName": "shop-db"}})
+    validators.kubernetes_validate(docs)
+    env = env_of(container(docs))
+    assert env["AMQP_URL_FILE"] == "/run/secrets/amqp/AMQP_URL"
+    assert env["AMQP_EXCHANGE"] == "shop-events"
+    volumes = {v["name"]: v for v in pod_spec(docs)["volumes"]}
+    assert volumes["amqp"]["secret"]["secretName"] == "shop-db"
+    assert [i["key"] for i in volumes["amqp"]["secret"]["items"]] == ["AMQP_URL"]
+    mounts = {m["name"]: m for m in container(docs)["volumeMounts"]}
+    assert mounts["amqp"] == {"name": "amqp", "mountPath": "/run/secrets/amqp", "readOnly": True}
+    assert 5672 in {p["port"] for r in only(docs, "NetworkPolicy")["spec"]["egress"] for p in r["ports"]}
+    # Readiness stays on the database: publishing is optional at run time.
+    assert container(docs)["readinessProbe"] == container(off)["readinessProbe"]
+    migrate = only(docs, "Job", hook=MIGRATE_HOOK)["spec"]["template"]["spec"]["containers"][0]
+    assert "AMQP_URL_FILE" not in env_of(migrate)
 
 
 def test_notes_render(chart: Path) -> None:

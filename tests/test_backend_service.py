@@ -5,19 +5,13 @@ answering probes, items, metrics, and logging the trace id of an incoming `trace
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import os
 import re
 import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +21,8 @@ import copier
 import pytest
 
 from tests import validators
-from tests.servers import free_port, postgres_server
+from tests.servers import free_port, postgres_server, rabbitmq_server
+from tests.service_venv import clean_env, get, json_records, post_json, pytest_summary, service_venv, wait_until_up
 
 REPO = Path(__file__).resolve().parent.parent
 ECOSYSTEM = "shop"
@@ -35,8 +30,6 @@ HOST_PORT = 8001
 # A plain name and one with a dash (package `order_history`): the two ways names map to code.
 NAMES = ("orders", "order-history")
 E2E_NAME = "order-history"
-STARTUP_DEADLINE_S = 60.0
-PIP_TIMEOUT_S = 900
 
 
 def render(destination: Path, name: str) -> Path:
@@ -116,7 +109,8 @@ def test_compose_config_without_env_file(service: Path) -> None:
     model = validators.compose_config(service / "compose.yaml")
     services = model["services"]
 
-    assert set(services) == {name, f"{name}-db", f"{name}-migrate"}  # `test` is behind a profile
+    # `test` is behind a profile
+    assert set(services) == {name, f"{name}-db", f"{name}-mq", f"{name}-migrate"}
     app, db, migrate = services[name], services[f"{name}-db"], services[f"{name}-migrate"]
     assert app["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
     assert migrate["depends_on"][f"{name}-db"]["condition"] == "service_healthy"
@@ -124,6 +118,12 @@ def test_compose_config_without_env_file(service: Path) -> None:
         ("127.0.0.1", str(HOST_PORT), 8000)
     ]
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    mq = services[f"{name}-mq"]
+    assert mq["healthcheck"]["test"][:2] == ["CMD", "rabbitmq-diagnostics"]
+    assert re.fullmatch(r"rabbitmq:\d+\.\d+\.\d+-management", mq["image"]), mq["image"]
+    assert re.fullmatch(rf"amqp://[^@]+@{name}-mq:5672/", app["environment"]["AMQP_URL"])
+    # Publishing is optional at run time: the app must not wait for the broker to be healthy.
+    assert app["depends_on"][f"{name}-mq"]["condition"] == "service_started"
     assert re.fullmatch(r"postgres:\d+\.\d+-\w+", db["image"]), db["image"]
     assert any(v["type"] == "volume" for v in db["volumes"])
     actions = {(w["action"], Path(w["path"]).name) for w in app["develop"]["watch"]}
@@ -150,6 +150,11 @@ def test_compose_takes_credentials_from_env_file(service: Path, tmp_path: Path) 
     test = full["services"][f"{name}-test"]
     assert test["build"]["target"] == "test"
     assert f":{password}@" in test["environment"]["DATABASE_URL"]
+    assert f":{password}@{name}-mq:5672/" in test["environment"]["AMQP_URL"]
+    assert {d: c["condition"] for d, c in test["depends_on"].items()} == {
+        f"{name}-db": "service_healthy",
+        f"{name}-mq": "service_healthy",
+    }
 
 
 def test_dockerfile_passes_hadolint(service: Path) -> None:
@@ -184,60 +189,6 @@ def test_generated_code_passes_its_own_ruff(service: Path) -> None:
 # --- end to end: the service's own suite and the running app -----------------------------------
 
 
-def cache_root() -> Path:
-    configured = os.environ.get("SCAFFOLD_TEST_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "scaffold-tests"
-
-
-def service_venv(project: Path) -> Path:
-    """A virtualenv with the service's requirements, made once per set of pins and Python."""
-    digest = hashlib.sha256(f"{sys.version_info[:2]}|{sys.platform}".encode())
-    for file in sorted(project.glob("requirements*.txt")):
-        digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
-    root = cache_root() / "venvs"
-    root.mkdir(parents=True, exist_ok=True)
-    venv = root / digest.hexdigest()
-    # pytest-xdist workers may get here together: one builds, the others wait and reuse.
-    with open(root / f"{venv.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (venv / ".complete").exists():
-            return venv
-        shutil.rmtree(venv, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        proc = subprocess.run(
-            [
-                str(venv / "bin" / "pip"),
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-                "requirements-dev.txt",
-            ],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=PIP_TIMEOUT_S,
-        )
-        if proc.returncode != 0:
-            shutil.rmtree(venv, ignore_errors=True)
-            pytest.fail(f"installing the service's requirements failed:\n{proc.stdout}{proc.stderr}")
-        (venv / ".complete").write_text("\n".join(f.name for f in project.glob("requirements*.txt")))
-    return venv
-
-
-def clean_env(venv: Path, **extra: str) -> dict[str, str]:
-    """This environment without OTEL_* / database settings of the caller, the venv first on PATH."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OTEL_", "DATABASE_URL", "METRICS_", "PYTEST_", "VIRTUAL_ENV"))
-    }
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="module")
 def e2e_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return render(tmp_path_factory.mktemp("e2e") / E2E_NAME, E2E_NAME)
@@ -255,26 +206,22 @@ def database_url() -> Iterator[str]:
         yield url
 
 
-def pytest_summary(output: str) -> dict[str, int]:
-    """Counts from pytest's closing line, e.g. `=== 39 passed, 1 skipped in 2.1s ===`."""
-    lines = [line for line in output.splitlines() if re.search(r"\d+ \w+.* in [\d.]+s", line)]
-    assert lines, f"no pytest summary line in:\n{output[-3000:]}"
-    counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0, "xfailed": 0, "xpassed": 0}
-    for number, word in re.findall(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed)", lines[-1]):
-        counts[word.rstrip("s") if word.startswith("error") else word] += int(number)
-    return counts
+@pytest.fixture(scope="module")
+def amqp_url() -> Iterator[str]:
+    with rabbitmq_server() as url:
+        yield url
 
 
 @pytest.mark.e2e
-def test_generated_check_script_passes_on_postgres(
-    e2e_project: Path, venv: Path, database_url: str, tmp_path: Path
+def test_generated_check_script_passes_on_postgres_and_rabbitmq(
+    e2e_project: Path, venv: Path, database_url: str, amqp_url: str, tmp_path: Path
 ) -> None:
     junit = tmp_path / "junit.xml"
     proc = subprocess.run(
         ["bash", "scripts/check.sh", f"--junitxml={junit}"],
         cwd=e2e_project,
         # The outdated check asks the package index and fails whenever a pin gets a newer release.
-        env=clean_env(venv, DATABASE_URL=database_url, CHECK_OUTDATED="0"),
+        env=clean_env(venv, DATABASE_URL=database_url, AMQP_URL=amqp_url, CHECK_OUTDATED="0"),
         capture_output=True,
         text=True,
         timeout=600,
@@ -307,52 +254,6 @@ def test_generated_integration_tests_fail_without_database(e2e_project: Path, ve
     assert "set DATABASE_URL" in proc.stdout
     counts = pytest_summary(proc.stdout)
     assert counts["passed"] == counts["skipped"] == 0, counts
-
-
-def get(url: str) -> tuple[int, str, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.headers.get("Content-Type", ""), response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers.get("Content-Type", ""), err.read().decode()
-
-
-def post_json(url: str, payload: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", **headers},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.status, json.loads(response.read())
-
-
-def wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_DEADLINE_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the app exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"the app did not answer {url}:\n{log.read_text()}")
-
-
-def json_records(log: Path) -> list[dict[str, Any]]:
-    records = []
-    for line in log.read_text().splitlines():
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            pytest.fail(f"a stdout line is not JSON: {line!r}")
-        assert isinstance(record, dict), line
-        records.append(record)
-    return records
 
 
 @pytest.fixture

@@ -1,16 +1,31 @@
-"""Template sources: the built-in templates as a tagged git repository, and scaffold's rendering
-being exactly what copier produces from that git source."""
+"""Template sources: the built-in templates as tagged git history, the meta-project's store of the
+versions it uses, and scaffold's rendering being exactly what copier produces from the git source."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
 import copier
 import pytest
+import yaml
 
-from scaffold.templates import TEMPLATE_VERSION, builtin_ref, builtin_repository, render
-from tests.helpers import diff, snapshot
+from scaffold.model import TemplateRef
+from scaffold.template_repo import BareRepo, bundle_tags, remote_tags
+from scaffold.templates import (
+    TEMPLATE_VERSION,
+    Library,
+    builtin_bundle,
+    builtin_ref,
+    builtin_repository,
+    builtin_templates_dir,
+    render,
+    src_path_for,
+    store_file,
+)
+from tests.helpers import diff, scaffold, snapshot
+from tests.update_helpers import TemplateRepo, commit_all
 
 ANSWERS = {
     "backend": {"kind": "backend", "name": "order-history", "ecosystem": "shop", "port": 8005},
@@ -34,21 +49,93 @@ def test_builtin_repository_is_tagged_and_reproducible(tmp_path: Path, monkeypat
         ).stdout
 
     assert head(first) == head(second)  # same content, same commit id, on any machine
+    assert (tmp_path / "scaffold" / "builtin").is_dir()
     status = subprocess.run(["git", "status", "--porcelain"], cwd=second, capture_output=True, text=True, check=True)
     assert status.stdout == ""
+
+
+def _without_src_path(tree: dict[str, bytes]) -> dict[str, bytes]:
+    answers = yaml.safe_load(tree[".copier-answers.yml"])
+    answers.pop("_src_path")
+    return {**tree, ".copier-answers.yml": yaml.safe_dump(answers).encode()}
 
 
 @pytest.mark.parametrize("kind", sorted(ANSWERS))
 def test_render_equals_copier_copy_from_the_git_source(tmp_path: Path, kind: str) -> None:
     render(builtin_ref(), tmp_path / "scaffold", ANSWERS[kind])
-    copier.run_copy(
-        str(builtin_repository()),
-        str(tmp_path / "copier"),
-        data=ANSWERS[kind],
-        vcs_ref=f"v{TEMPLATE_VERSION}",
-        defaults=True,
-        quiet=True,
-        unsafe=True,
+    for name, source in (("copier", builtin_repository()), ("bundle", builtin_bundle()[0])):
+        copier.run_copy(
+            str(source),
+            str(tmp_path / name),
+            data=ANSWERS[kind],
+            vcs_ref=f"v{TEMPLATE_VERSION}",
+            defaults=True,
+            quiet=True,
+            unsafe=True,
+        )
+        assert (
+            diff(_without_src_path(snapshot(tmp_path / name)), _without_src_path(snapshot(tmp_path / "scaffold"))) == []
+        )
+    answers = yaml.safe_load((tmp_path / "scaffold" / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == f"v{TEMPLATE_VERSION}"
+    location = "." if kind == "ecosystem" else "services/order-history"
+    assert answers["_src_path"] == src_path_for("builtin", location)
+
+
+def test_src_path_of_builtin_templates_is_the_relative_path_to_the_store() -> None:
+    assert src_path_for("builtin", "services/orders") == "../../.scaffold/templates/builtin.bundle"
+    assert src_path_for("builtin", ".") == ".scaffold/templates/builtin.bundle"
+    assert src_path_for("https://git.example.com/platform/templates.git", "services/orders") == (
+        "https://git.example.com/platform/templates.git"
     )
-    assert diff(snapshot(tmp_path / "copier"), snapshot(tmp_path / "scaffold")) == []
-    assert f"_commit: v{TEMPLATE_VERSION}" in (tmp_path / "scaffold" / ".copier-answers.yml").read_text()
+    assert store_file("https://git.example.com/platform/templates.git").startswith(".scaffold/templates/templates-")
+
+
+def test_a_meta_project_stores_the_template_versions_it_uses(pristine_ecosystem: Path) -> None:
+    store = pristine_ecosystem / ".scaffold/templates/builtin.bundle"
+    assert bundle_tags(store) == {f"v{TEMPLATE_VERSION}": builtin_bundle()[1]}
+    tracked = subprocess.run(
+        ["git", "ls-files", ".scaffold/templates"], cwd=pristine_ecosystem, capture_output=True, text=True, check=True
+    )
+    assert tracked.stdout.split() == [".scaffold/templates/builtin.bundle"]  # committed: every clone has it
+
+
+def test_a_stored_version_is_immutable_new_services_render_from_it(ecosystem: Path, tmp_path: Path) -> None:
+    """A scaffold whose shipped templates differ from what the meta-project recorded under the same
+    version (a development build) renders from the recorded content, so the base of later updates
+    is exactly what each service was made from."""
+    recorded = tmp_path / "recorded"
+    shutil.copytree(builtin_templates_dir(), recorded, ignore=shutil.ignore_patterns("__pycache__"))
+    readme = recorded / "backend" / "README.md.jinja"
+    readme.write_text("# {{ name }} as recorded\n")
+    repo = BareRepo(tmp_path / "repo.git")
+    commit = repo.commit_folder(recorded, "recorded")
+    (ecosystem / ".scaffold/templates/builtin.bundle").write_bytes(repo.bundle({f"v{TEMPLATE_VERSION}": commit}))
+    commit_all(ecosystem, "a store recorded by another build")
+    scaffold("new", "backend", "orders", "--defaults", cwd=ecosystem)
+    assert (ecosystem / "services/orders/README.md").read_text() == "# orders as recorded\n"
+
+
+def test_custom_source_versions_are_its_final_version_tags(tmp_path: Path) -> None:
+    template = TemplateRepo(tmp_path / "template")
+    template.release("1.0.0")
+    template.release("2.0.0rc1")
+    template.write("README.md", "untagged work\n")
+    template.release("1.1.0")
+    subprocess.run(["git", "tag", "not-a-version"], cwd=template.path, check=True)
+    assert set(remote_tags(str(template.path))) == {"v1.0.0", "v2.0.0rc1", "v1.1.0", "not-a-version"}
+    library = Library(str(template.path), None, remote=True)
+    latest = library.latest()
+    assert latest is not None and latest.version == "1.1.0" and latest.tag == "v1.1.0"
+    assert library.find("2.0.0rc1") is not None  # reachable with --to, never chosen as the newest
+
+
+def test_render_of_a_custom_version_records_its_source(tmp_path: Path) -> None:
+    template = TemplateRepo(tmp_path / "template")
+    template.release("1.0.0")
+    template.replace("backend/app.py", "hello", "hi")
+    template.release("1.1.0")
+    render(TemplateRef(str(template.path), "1.0.0"), tmp_path / "out", {"kind": "backend", "name": "orders"})
+    assert "hello" in (tmp_path / "out" / "app.py").read_text()  # the version asked for, not the newest
+    answers = yaml.safe_load((tmp_path / "out" / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == "v1.0.0" and answers["_src_path"] == str(template.path)

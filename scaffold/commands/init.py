@@ -20,7 +20,7 @@ from scaffold.errors import ConflictError, ScaffoldError, UsageError
 from scaffold.names import check_name
 from scaffold.prompts import Asker, Prompt, resolve
 from scaffold.results import InitResult
-from scaffold.templates import builtin_ref, builtin_templates_dir, render
+from scaffold.templates import BUILTIN, adopt, latest_ref, normalise_source, render, template_dir
 from scaffold.wiring import derive
 
 
@@ -63,12 +63,23 @@ def _git_commit(root: Path, message: str) -> None:
             raise ScaffoldError(f"git {args[0]} failed: {proc.stderr.strip()}", "Check that git works here.")
 
 
-def init(parent: Path, name: str, *, data: list[str], defaults: bool, dry_run: bool, asker: Asker | None) -> InitResult:
+def init(
+    parent: Path,
+    name: str,
+    *,
+    data: list[str],
+    defaults: bool,
+    dry_run: bool,
+    asker: Asker | None,
+    templates: str | None = None,
+    trust: bool = False,
+) -> InitResult:
     check_name(name, "ecosystem")
     parent = parent.resolve()
     target = parent / name
     _check_target(target)
-    given = parse_data(data, builtin_templates_dir())
+    ref = latest_ref(normalise_source(templates) if templates else BUILTIN)
+    given = parse_data(data, template_dir(ref))
     prompts = [
         Prompt("description", "What is the ecosystem for (one line)?", f"The {name} ecosystem"),
         Prompt("registry", "Container registry for the images", f"registry.example.com/{name}"),
@@ -76,8 +87,9 @@ def init(parent: Path, name: str, *, data: list[str], defaults: bool, dry_run: b
     answers = resolve(prompts, given, defaults=defaults, asker=asker)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=None if dry_run else parent))
     try:
-        render(builtin_ref(), staging / name, {**answers, "kind": "ecosystem", "name": name})
+        render(ref, staging / name, {**answers, "kind": "ecosystem", "name": name}, trust=trust)
         root = staging / name
+        adopt(root, ref)
         _write_wiring(root)
         ecosystem = ecosystem_file.load(root).model
         files = tuple(sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir()))

@@ -22,7 +22,7 @@ from scaffold.names import check_new_service_name
 from scaffold.project import STATE_DIR, find_root, locked
 from scaffold.prompts import Asker, Prompt, resolve
 from scaffold.results import Change, NewResult
-from scaffold.templates import builtin_ref, builtin_templates_dir, render
+from scaffold.templates import render, service_ref, store_update, template_dir
 from scaffold.transaction import Transaction
 from scaffold.wiring_apply import changes, plan_wiring, stage_wiring
 
@@ -87,6 +87,7 @@ def new_service(
     defaults: bool,
     dry_run: bool,
     asker: Asker | None,
+    trust: bool = False,
 ) -> NewResult:
     checked_kind = check_kind(kind)
     root = find_root(start)
@@ -99,10 +100,11 @@ def new_service(
             raise ConflictError(
                 f"{root / path} already exists.", "Move it away or choose another name; scaffold never overwrites it."
             )
-        given = parse_data(data, builtin_templates_dir())
+        template = service_ref(root, ecosystem.template)
+        given = parse_data(data, template_dir(template, root))
         answers = resolve(_prompts(checked_kind, name, ecosystem), given, defaults=defaults, asker=asker)
         port = _check_port(answers["port"], ecosystem)
-        service = service_entry(checked_kind, name, port, answers, ecosystem, builtin_ref())
+        service = service_entry(checked_kind, name, port, answers, ecosystem, template)
         new_text = ecosystem_file.with_service(document, service)
         wired = ecosystem_file.parse(new_text.decode())
         files, wiring = plan_wiring(root, wired.model)
@@ -116,7 +118,8 @@ def new_service(
         staging_parent = Path(tempfile.mkdtemp(prefix="staging-", dir=None if dry_run else root / STATE_DIR))
         try:
             staged = staging_parent / name
-            render(service.template, staged, template_answers)
+            render(service.template, staged, template_answers, root=root, location=path, trust=trust)
+            store = store_update(root, service.template)
             result = NewResult(
                 root=root,
                 service=service,
@@ -127,6 +130,8 @@ def new_service(
             if not dry_run:
                 with Transaction(root) as tx:
                     tx.move_in(staged, path)
+                    if store is not None:
+                        tx.write(*store)
                     tx.write(ecosystem_file.FILE_NAME, new_text)
                     stage_wiring(tx, files, wiring)
         finally:

@@ -35,6 +35,7 @@ RABBITMQ_UI_PORT: Final = 15672
 OTLP_HTTP_PORT: Final = 4318
 OTLP_GRPC_PORT: Final = 4317
 COLLECTOR_HEALTH_PORT: Final = 13133
+OTLP_BROWSER_PATH: Final = "/otlp"  # the gateway's route to the collector's OTLP/HTTP port
 
 COLLECTOR_CONFIG = "monitoring/otel-collector.yaml"
 POSTGRES_INIT = "postgres/init-databases.sql"
@@ -55,7 +56,21 @@ def database_url(service: Service) -> str:
     return f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@postgres:5432/{service.name}"
 
 
+def _frontend_environment(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
+    """The frontend's run-time configuration (served as /config.json): the browser reaches the API
+    and the collector through the gateway, on the page's own origin."""
+    return {
+        "API_BASE_URL": "",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_BROWSER_PATH,
+        "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={ecosystem.name},deployment.environment=local",
+        "OTEL_SERVICE_NAME": service.name,
+        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+    }
+
+
 def _app_environment(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
+    if service.kind == "frontend":
+        return _frontend_environment(ecosystem, service)
     env: dict[str, str] = {}
     if "postgres" in service.needs:
         env["DATABASE_URL"] = database_url(service)
@@ -93,8 +108,8 @@ def _published_port(service: Service) -> int:
 
 
 def _healthcheck(service: Service) -> dict[str, Any]:
-    if service.kind == "frontend":  # the web server image has no python: wget from busybox/Debian
-        url = f"http://127.0.0.1:{service.container_port}/"
+    if service.kind == "frontend":  # the web server image has no python: busybox wget
+        url = f"http://127.0.0.1:{service.container_port}/readyz"
         test = ["CMD", "wget", "-q", "-O", "/dev/null", url]
     else:
         port = METRICS_PORT if service.kind == "worker" else APP_PORT

@@ -1,20 +1,13 @@
-"""`docs/ecosystem.md`: the services, a diagram of how they are wired, the environments."""
+"""`docs/ecosystem.md`: the services, a diagram of how they are wired (scaffold.graph), the environments."""
 
 from __future__ import annotations
 
-import re
-
+from scaffold import graph
 from scaffold.model import Ecosystem, Service
 from scaffold.wiring._render import MARKDOWN_HEADER, text_file
 from scaffold.wiring.compose import GATEWAY_PORT, JAEGER_UI_PORT, PROMETHEUS_PORT
 from scaffold.wiring.files import DerivedFile
-from scaffold.wiring.gateway import route_prefix
 from scaffold.wiring.umbrella import SIZING, environments
-
-
-def node_id(name: str) -> str:
-    """A mermaid node id for a service name (ids may not contain '-')."""
-    return "svc_" + re.sub(r"[^a-zA-Z0-9]", "_", name)
 
 
 def _cell(text: str) -> str:
@@ -33,8 +26,8 @@ def _services_table(ecosystem: Ecosystem) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for s in _services(ecosystem):
-        prefix = route_prefix(s)
-        route = f"`{prefix}/`" if prefix else "—"
+        label = graph.route_label(s)
+        route = f"`{label}`" if label else "—"
         template = f"{s.template.source} {s.template.version}"
         needs = ", ".join(sorted(s.needs)) or "—"
         rows.append(
@@ -44,25 +37,8 @@ def _services_table(ecosystem: Ecosystem) -> list[str]:
 
 
 def mermaid(ecosystem: Ecosystem) -> list[str]:
-    lines = ["```mermaid", "flowchart LR"]
-    lines.append('    client(["client"]) --> gateway["gateway"]')
-    for s in _services(ecosystem):
-        lines.append(f'    {node_id(s.name)}["{s.name}"]')
-    if ecosystem.needs("postgres"):
-        lines.append('    postgres[("postgres")]')
-    lines.append('    collector["otel-collector"] --> jaeger["jaeger"]')
-    lines.append('    prometheus["prometheus"]')
-    for s in _services(ecosystem):
-        sid = node_id(s.name)
-        prefix = route_prefix(s)
-        if prefix:
-            lines.append(f'    gateway -- "{prefix}/" --> {sid}')
-        if "postgres" in s.needs:
-            lines.append(f"    {sid} --> postgres")
-        lines.append(f"    {sid} -. traces .-> collector")
-        lines.append(f"    prometheus -. scrapes .-> {sid}")
-    lines.append("```")
-    return lines
+    """The ecosystem's diagram (scaffold.graph, the same as `scaffold graph`) in a fenced block."""
+    return ["```mermaid", *graph.mermaid(graph.build(ecosystem)).splitlines(), "```"]
 
 
 def _environments_table(ecosystem: Ecosystem) -> list[str]:
@@ -91,6 +67,8 @@ def markdown(ecosystem: Ecosystem) -> str:
         ecosystem.description,
         "",
         f"Images are pushed as `{ecosystem.registry}/<service>:<commit>`.",
+        "",
+        "New here? Follow [onboarding.md](onboarding.md), or run `scaffold onboard` for the same steps, interactively.",
         "",
         "## Services",
         "",

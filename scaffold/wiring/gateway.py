@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from scaffold.model import Ecosystem, Service
 from scaffold.wiring._render import YAML_HEADER, text_file
-from scaffold.wiring.compose import OTLP_HTTP_PORT
+from scaffold.wiring.compose import OTLP_BROWSER_PATH, OTLP_HTTP_PORT
 from scaffold.wiring.files import DerivedFile
 
 LISTEN_PORT = 8080
-OTLP_PREFIX = "/otlp"  # browser traces: /otlp/v1/traces -> otel-collector:4318/v1/traces
 
 _LOG_FIELDS = (
     ("time", "$time_iso8601", True),
@@ -60,7 +59,7 @@ def _root_location(ecosystem: Ecosystem) -> str:
         }"""
     return f"""
         # browser traces of {frontend.name}, same origin
-        location {OTLP_PREFIX}/ {{
+        location {OTLP_BROWSER_PATH}/ {{
             client_max_body_size 5m;
             proxy_pass http://otel-collector:{OTLP_HTTP_PORT}/;
         }}

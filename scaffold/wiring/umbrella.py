@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from scaffold.model import ENVIRONMENT_NAMES, Ecosystem, Environment, Service
 from scaffold.wiring._render import GENERATED, YAML_HEADER, deep_merge, dump_yaml, text_file, yaml_file
+from scaffold.wiring.compose import OTLP_BROWSER_PATH
 from scaffold.wiring.files import DerivedFile
 from scaffold.wiring.gateway import route_prefix
 from scaffold.wiring.monitoring import alerts_document
@@ -107,6 +108,14 @@ def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
         },
         "prometheusRule": {"enabled": True, "labels": {}},
     }
+    if _has_frontend(ecosystem):
+        # Browser traces: the frontend posts them to /otlp on its own origin; this routes them to
+        # the cluster's OpenTelemetry collector (OTLP/HTTP). A collector in another namespace
+        # also needs a ReferenceGrant there.
+        values["browserTraces"] = {
+            "enabled": True,
+            "collector": {"name": "otel-collector", "namespace": "", "port": 4318},
+        }
     for service in _services(ecosystem):
         values[service.name] = {
             "enabled": True,
@@ -166,6 +175,26 @@ def values_schema(ecosystem: Ecosystem) -> dict[str, Any]:
             "required": ["enabled", "labels"],
         },
     }
+    if _has_frontend(ecosystem):
+        properties["browserTraces"] = {
+            "type": "object",
+            "description": "HTTPRoute /otlp -> the cluster's OpenTelemetry collector, for the frontend's traces.",
+            "additionalProperties": False,
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "collector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string", "pattern": _DNS_LABEL},
+                        "namespace": {"type": "string", "pattern": _DNS_LABEL_OR_EMPTY},
+                        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                    },
+                    "required": ["name", "namespace", "port"],
+                },
+            },
+            "required": ["enabled", "collector"],
+        }
     for service in _services(ecosystem):
         properties[service.name] = {
             "type": "object",
@@ -266,11 +295,64 @@ spec:
 {{{{- end }}}}
 """
         )
+    if _has_frontend(ecosystem):
+        blocks.append(_otlp_route())
     header = (
         f"{{{{- /* {GENERATED} */}}}}\n"
         "{{- /* One HTTPRoute per routed service; the prefix is stripped as by the compose gateway. */}}\n"
     )
     return header + "\n".join(blocks)
+
+
+def _has_frontend(ecosystem: Ecosystem) -> bool:
+    return any(s.kind == "frontend" for s in ecosystem.services)
+
+
+def _otlp_route() -> str:
+    return f"""{{{{- if and .Values.gateway.enabled .Values.browserTraces.enabled }}}}
+{{{{- $collector := .Values.browserTraces.collector }}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: {{{{ printf "%s-browser-traces" .Release.Name | trunc 63 | trimSuffix "-" }}}}
+  namespace: {{{{ .Release.Namespace }}}}
+  labels:
+    {{{{- include "{HELPERS}.labels" . | nindent 4 }}}}
+spec:
+  parentRefs:
+    - group: gateway.networking.k8s.io
+      kind: Gateway
+      name: {{{{ .Values.gateway.name }}}}
+      {{{{- with .Values.gateway.namespace }}}}
+      namespace: {{{{ . }}}}
+      {{{{- end }}}}
+      {{{{- with .Values.gateway.sectionName }}}}
+      sectionName: {{{{ . }}}}
+      {{{{- end }}}}
+  {{{{- with .Values.gateway.hostnames }}}}
+  hostnames:
+    {{{{- toYaml . | nindent 4 }}}}
+  {{{{- end }}}}
+  rules:
+    - matches:
+        - path:
+            type: PathPrefix
+            value: {OTLP_BROWSER_PATH}
+      filters:
+        - type: URLRewrite
+          urlRewrite:
+            path:
+              type: ReplacePrefixMatch
+              replacePrefixMatch: /
+      backendRefs:
+        - name: {{{{ $collector.name }}}}
+          {{{{- with $collector.namespace }}}}
+          namespace: {{{{ . }}}}
+          {{{{- end }}}}
+          port: {{{{ $collector.port }}}}
+{{{{- end }}}}
+"""
 
 
 def _prometheusrule() -> str:

@@ -1,0 +1,315 @@
+"""Which checks `scaffold check` runs, running them in parallel, and their results in a stable order.
+
+The work is split into units (a chart is linted and rendered once per environment, each a unit)
+and run by a pool of worker processes, one per CPU, the longest first. Processes, not threads:
+helm-python-sdk runs one Helm call at a time per process whatever the number of threads, and
+parsing rendered YAML and validating it against the Kubernetes schemas is Python holding the
+interpreter lock (docs/check.md has the measurements). Units are plain functions with picklable
+arguments; the parent never loads Helm's Go runtime, so forking workers is safe. The findings of
+a check's units are merged into one CheckRun, a problem seen in every environment once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+
+from scaffold import ecosystem_file
+from scaffold.checks import answers, charts, checkov, compose, derived, dockerfile, helm, source
+from scaffold.checks.findings import ECOSYSTEM, CheckRun, Finding, merge_environments, ran, skipped
+from scaffold.checks.tools import Tools, discover, install_hint
+from scaffold.errors import UsageError
+from scaffold.model import Ecosystem, Service
+
+TARGETS_PER_CHECKOV_RUN: Final = 4
+CHECKS: Final = ("ecosystem.yaml", "derived", "files", "answers", "compose", "chart", "dockerfile", "checkov")
+TOOL_NAMES: Final = {
+    "ecosystem.yaml": "JSON Schema (scaffold/ecosystem.schema.json)",
+    "derived": "scaffold sync --dry-run",
+    "files": "the service's directory",
+    "answers": "copier answers + template version",
+    "compose": "docker compose config -q",
+    "chart": "helm lint --strict, helm template, Kubernetes 1.30 schemas",
+    "dockerfile": "hadolint --failure-threshold warning",
+    "checkov": "checkov --framework dockerfile kubernetes",
+}
+HINTS: Final = {
+    "ecosystem.yaml": ecosystem_file.FIX_HINT,
+    "derived": derived.SYNC_HINT,
+    "files": "Restore the service's directory from git, or `scaffold remove NAME` to unwire it.",
+    "answers": "Restore .copier-answers.yml from git; it must name the template version ecosystem.yaml names.",
+    "compose": "Fix the compose file; `docker compose config` shows the resolved model.",
+    "chart": "Fix the chart or the environment values (environments.<env>.values in ecosystem.yaml).",
+    "dockerfile": "Fix the Dockerfile; see hadolint's rule (e.g. DL3008) for why.",
+    "checkov": "Fix the finding, or skip the check in the file with a reason (checkov:skip=ID:why).",
+}
+
+# What a unit gives back: (subject, check, environment or None, findings).
+Part = tuple[str, str, str | None, list[Finding]]
+
+
+@dataclass(frozen=True)
+class _Unit:
+    cost: float  # rough seconds, to start the longest first
+    work: Callable[[], list[Part]]
+
+
+def _guarded(subject: str, check: str, environment: str | None, work: Callable[[], list[Finding]]) -> list[Part]:
+    try:
+        found = work()
+    except Exception as err:  # noqa: BLE001 - a validator that breaks is a finding, not a traceback
+        found = [Finding("error", f"the check itself failed: {type(err).__name__}: {' '.join(str(err).split())}")]
+    return [(subject, check, environment, found)]
+
+
+def _unit(
+    cost: float, subject: str, check: str, work: Callable[[], list[Finding]], environment: str | None = None
+) -> _Unit:
+    return _Unit(cost, partial(_guarded, subject, check, environment, work))
+
+
+def _given(found: list[Finding]) -> list[Finding]:
+    return found
+
+
+def _missing(subject: str, check: str, tools: Tools, *needed: str) -> CheckRun | None:
+    absent = tools.missing(*needed)
+    if not absent:
+        return None
+    note = f"not run: {', '.join(absent)} not installed"
+    return skipped(subject, check, TOOL_NAMES[check], note, install_hint(absent))
+
+
+@dataclass
+class _Plan:
+    units: list[_Unit]
+    skipped: list[CheckRun]
+
+    def file_check(
+        self, subject: str, check: str, file: Path, relative: str, work: Callable[[], list[Finding]]
+    ) -> None:
+        if not file.is_file():
+            self.units.append(_unit(0.0, subject, check, partial(_given, [Finding("error", "missing", relative)])))
+        else:
+            self.units.append(_unit(0.1, subject, check, work))
+
+
+def _plan_service(plan: _Plan, root: Path, ecosystem: Ecosystem, tree: Any, service: Service, tools: Tools) -> None:
+    name = service.name
+    directory = root / service.path
+    if not directory.is_dir():
+        missing = Finding("error", "missing: the service's directory does not exist", service.path)
+        plan.units.append(_unit(0.0, name, "files", partial(_given, [missing])))
+        return
+    version_at = ecosystem_file.position(tree, ["services", name, "template", "version"]) or (None, None)
+    plan.units.append(_unit(0.05, name, "answers", partial(answers.problems, root, service, version_at)))
+    if (skip := _missing(name, "compose", tools, "compose")) is not None:
+        plan.skipped.append(skip)
+    else:
+        relative = f"{service.path}/compose.yaml"
+        work = partial(compose.config, str(tools.compose), directory / "compose.yaml", relative=relative)
+        plan.file_check(name, "compose", directory / "compose.yaml", relative, work)
+    if (skip := _missing(name, "chart", tools, "helm", "kubernetes")) is not None:
+        plan.skipped.append(skip)
+    else:
+        for env in ecosystem.environments:
+            work = partial(charts.check_service, root, ecosystem, service, env.name)
+            plan.units.append(_unit(0.15, name, "chart", work, env.name))
+    if (skip := _missing(name, "dockerfile", tools, "hadolint")) is not None:
+        plan.skipped.append(skip)
+    else:
+        relative = f"{service.path}/Dockerfile"
+        work = partial(dockerfile.hadolint, str(tools.hadolint), directory / "Dockerfile", relative=relative)
+        plan.file_check(name, "dockerfile", directory / "Dockerfile", relative, work)
+
+
+def _plan_ecosystem(plan: _Plan, root: Path, ecosystem: Ecosystem, tools: Tools) -> None:
+    plan.units.append(_unit(0.1, ECOSYSTEM, "derived", partial(derived.problems, root, ecosystem)))
+    if (skip := _missing(ECOSYSTEM, "compose", tools, "compose")) is not None:
+        plan.skipped.append(skip)
+    else:
+        work = partial(compose.config, str(tools.compose), root / "compose.yaml", relative="compose.yaml")
+        plan.file_check(ECOSYSTEM, "compose", root / "compose.yaml", "compose.yaml", work)
+    if (skip := _missing(ECOSYSTEM, "chart", tools, "helm", "kubernetes")) is not None:
+        plan.skipped.append(skip)
+    else:
+        cost = 0.2 + 0.05 * len(ecosystem.services)
+        for env in ecosystem.environments:
+            work = partial(charts.check_umbrella, root, ecosystem, env.name)
+            plan.units.append(_unit(cost, ECOSYSTEM, "chart", work, env.name))
+
+
+def _checkov_targets(
+    root: Path, ecosystem: Ecosystem, services: Sequence[Service], whole: bool
+) -> list[checkov.Target]:
+    targets: list[checkov.Target] = []
+    if whole:
+        umbrella = partial(_umbrella_own_objects, root, ecosystem)
+        targets.append(checkov.Target(ECOSYSTEM, None, None, umbrella, charts.UMBRELLA))
+    for service in services:
+        if not (root / service.path).is_dir():
+            continue
+        has_chart = (root / service.path / "chart" / "Chart.yaml").is_file()
+        targets.append(
+            checkov.Target(
+                service.name,
+                root / service.path / "Dockerfile",
+                f"{service.path}/Dockerfile",
+                partial(charts.render_service, root, ecosystem, service) if has_chart else None,
+                f"{service.path}/chart",
+            )
+        )
+    return targets
+
+
+def _umbrella_own_objects(root: Path, ecosystem: Ecosystem, environment: str) -> list[helm.Rendered]:
+    return charts.own_objects(charts.render_umbrella(root, ecosystem, environment), ecosystem)
+
+
+def _checkov_batch(binary: str, targets: list[checkov.Target], environments: list[str]) -> list[Part]:
+    try:
+        found = checkov.scan(binary, targets, environments)
+    except Exception as err:  # noqa: BLE001 - as in _guarded
+        failure = Finding("error", f"the check itself failed: {type(err).__name__}: {' '.join(str(err).split())}")
+        found = {t.subject: [failure] for t in targets}
+    return [(t.subject, "checkov", None, found[t.subject]) for t in targets]
+
+
+def _plan_checkov(
+    plan: _Plan, root: Path, ecosystem: Ecosystem, services: Sequence[Service], tools: Tools, whole: bool, jobs: int
+) -> None:
+    targets = _checkov_targets(root, ecosystem, services, whole)
+    absent = tools.missing("checkov", "helm")
+    if absent:
+        note = f"not run: {', '.join(absent)} not installed"
+        plan.skipped += [
+            skipped(t.subject, "checkov", TOOL_NAMES["checkov"], note, install_hint(absent)) for t in targets
+        ]
+        return
+    environments = [e.name for e in ecosystem.environments]
+    # checkov takes seconds to start and little to scan: a few targets per run, at most one run per job.
+    count = max(1, min(jobs, len(targets) // TARGETS_PER_CHECKOV_RUN))
+    for batch in (targets[i::count] for i in range(count)):
+        work = partial(_checkov_batch, str(tools.checkov), batch, environments)
+        plan.units.append(_Unit(3.0 + 0.3 * len(batch), work))
+
+
+@contextmanager
+def _native_logs_quiet() -> Iterator[None]:
+    """Helm's Go code logs to file descriptor 2 on its own (e.g. about the umbrella's symlinked charts);
+    that is noise around a report, so it goes to a scratch file while the checks run."""
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _timed(unit: _Unit) -> tuple[list[Part], float]:
+    started = time.perf_counter()
+    parts = unit.work()
+    return parts, time.perf_counter() - started
+
+
+def _start_method() -> str:
+    """fork when it is safe: quick, and workers inherit what the parent imported. A process that has
+    loaded Helm's Go runtime cannot fork (the child would lack its threads): then a fork server."""
+    if sys.platform == "linux" and "helm_python" not in sys.modules:
+        return "fork"
+    return "forkserver" if sys.platform != "win32" else "spawn"
+
+
+def _results(units: list[_Unit], jobs: int) -> Iterable[tuple[list[Part], float]]:
+    if jobs == 1 or len(units) < 2:
+        yield from map(_timed, units)
+        return
+    context = multiprocessing.get_context(_start_method())
+    with ProcessPoolExecutor(max_workers=min(jobs, len(units)), mp_context=context) as pool:
+        yield from pool.map(_timed, units)
+
+
+def _execute(units: list[_Unit], jobs: int) -> list[CheckRun]:
+    """Run the units, longest first, and merge their parts into one CheckRun per subject and check."""
+    units = sorted(units, key=lambda u: -u.cost)
+    by_check: dict[tuple[str, str], tuple[dict[str | None, list[Finding]], float]] = {}
+    with _native_logs_quiet():
+        for parts, seconds in _results(units, jobs):
+            for subject, check, environment, found in parts:
+                per_environment, spent = by_check.get((subject, check), ({}, 0.0))
+                per_environment.setdefault(environment, []).extend(found)
+                by_check[(subject, check)] = (per_environment, spent + seconds / len(parts))
+    runs: list[CheckRun] = []
+    for (subject, check), (per_environment, seconds) in by_check.items():
+        general = per_environment.pop(None, [])
+        environments = {str(env): found for env, found in per_environment.items()}
+        merged = general + (merge_environments(environments) if environments else [])
+        runs.append(ran(subject, check, TOOL_NAMES[check], merged, seconds, hint=HINTS[check]))
+    return runs
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run(
+    root: Path,
+    names: Sequence[str] = (),
+    *,
+    checkov_asked: bool = True,
+    jobs: int | None = None,
+    tools: Tools | None = None,
+) -> tuple[CheckRun, ...]:
+    """Every check of the meta-project at `root` (of the services `names` only, when given)."""
+    tools = tools or discover(checkov=checkov_asked)
+    jobs = jobs or default_jobs()
+    started = time.perf_counter()
+    try:
+        text = (root / ecosystem_file.FILE_NAME).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        unreadable = Finding("error", f"cannot be read: {err}", ecosystem_file.FILE_NAME)
+        return (ran(ECOSYSTEM, "ecosystem.yaml", TOOL_NAMES["ecosystem.yaml"], [unreadable], 0.0),)
+    found = source.problems(text, have_jsonschema=tools.jsonschema)
+    note = None if tools.jsonschema else "JSON Schema not checked: jsonschema not installed"
+    schema_run = ran(
+        ECOSYSTEM,
+        "ecosystem.yaml",
+        TOOL_NAMES["ecosystem.yaml"],
+        found,
+        time.perf_counter() - started,
+        hint=HINTS["ecosystem.yaml"] if tools.jsonschema else install_hint(["jsonschema"]),
+        note=note,
+    )
+    try:
+        document = ecosystem_file.parse(text)
+    except UsageError:
+        rest = skipped(ECOSYSTEM, "derived", TOOL_NAMES["derived"], "not run: ecosystem.yaml has errors")
+        return (schema_run, rest)
+    ecosystem = document.model
+    whole = not names
+    services = [s for s in ecosystem.services if whole or s.name in names]
+    plan = _Plan([], [])
+    if whole:
+        _plan_ecosystem(plan, root, ecosystem, tools)
+    for service in services:
+        _plan_service(plan, root, ecosystem, document.tree, service, tools)
+    if checkov_asked:
+        _plan_checkov(plan, root, ecosystem, services, tools, whole, jobs)
+    runs = [schema_run, *plan.skipped, *_execute(plan.units, jobs)]
+    subjects = [ECOSYSTEM, *(s.name for s in ecosystem.services)]
+    return tuple(sorted(runs, key=lambda r: (subjects.index(r.subject), CHECKS.index(r.check))))

@@ -1,0 +1,126 @@
+"""Writing the plans of an update run into the meta-project, all at once.
+
+One transaction writes every target's changed files, `ecosystem.yaml` with the new template
+versions, the template store (the new versions added) and the re-derived wiring; any failure puts
+every path back. Files left with conflict markers are then recorded in the git index as unmerged
+(stages 1/2/3, as `git merge` would), so `git commit` refuses them until they are resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from scaffold import ecosystem_file
+from scaffold.errors import ScaffoldError
+from scaffold.results import Change
+from scaffold.template_repo import git
+from scaffold.transaction import Transaction
+from scaffold.update.merge import Conflict
+from scaffold.update.plan import META, FileChange, Plan
+from scaffold.wiring_apply import changes as wiring_changes
+from scaffold.wiring_apply import plan_wiring, stage_wiring
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a target's files live: its git work tree and its path inside it."""
+
+    repo: Path
+    subdir: str
+
+    def git_path(self, relative: str) -> str:
+        return f"{self.subdir}/{relative}" if self.subdir else relative
+
+
+def root_path(location: str, relative: str) -> str:
+    return relative if location in ("", META) else f"{location}/{relative}"
+
+
+def with_versions(text: bytes, versions: Mapping[str, str], meta_version: str | None) -> bytes:
+    """ecosystem.yaml's bytes with the template versions of the given services (and the meta-project)."""
+    document = ecosystem_file.parse(text.decode("utf-8"))
+    tree = document.tree
+    for name, version in versions.items():
+        tree["services"][name]["template"]["version"] = version
+    if meta_version is not None:
+        tree["template"]["version"] = meta_version
+    return ecosystem_file.dump(tree) if (versions or meta_version) else text
+
+
+@dataclass(frozen=True)
+class Applied:
+    wiring: tuple[Change, ...]
+    notes: tuple[str, ...]
+
+
+def apply(
+    root: Path,
+    plans: Sequence[Plan],
+    places: Mapping[str, Place],
+    versions: Mapping[str, str],
+    meta_version: str | None,
+    stores: Sequence[tuple[str, bytes]],
+    *,
+    mark_conflicts: bool,
+) -> Applied:
+    """Write `plans` (those with changes), the versions into ecosystem.yaml, the stores and the wiring."""
+    notes: list[str] = []
+    current = (root / ecosystem_file.FILE_NAME).read_bytes()
+    text = current
+    meta_plan = next((p for p in plans if p.location == META and p.changes), None)
+    if meta_plan is not None:
+        merged = next((c.entry for c in meta_plan.changes if c.path == ecosystem_file.FILE_NAME), None)
+        if merged is not None:
+            text = merged.data
+    try:
+        text = with_versions(text, versions, meta_version)
+        model = ecosystem_file.parse(text.decode("utf-8")).model
+    except ScaffoldError:
+        model = None
+        notes.append(
+            f"{ecosystem_file.FILE_NAME} has conflicts to resolve: the template versions were not recorded in it "
+            "and the wiring was not re-derived; resolve it, commit, then run `scaffold update` and `scaffold sync`."
+        )
+    files, wiring = plan_wiring(root, model) if model is not None else ((), None)
+    with Transaction(root) as tx:
+        for plan in plans:
+            for change in plan.changes:
+                relative = root_path(plan.location, change.path)
+                if relative != ecosystem_file.FILE_NAME:
+                    _stage(tx, relative, change)
+        if text != current:
+            tx.write(ecosystem_file.FILE_NAME, text)
+        for path, content in stores:
+            tx.write(path, content)
+        if wiring is not None:
+            stage_wiring(tx, files, wiring)
+    if mark_conflicts:
+        for plan in plans:
+            if plan.conflicts:
+                mark_unmerged(places[plan.name], plan.conflicts)
+    return Applied(wiring_changes(root, wiring) if wiring is not None else (), tuple(notes))
+
+
+def _stage(tx: Transaction, relative: str, change: FileChange) -> None:
+    entry = change.entry
+    if entry is None:
+        tx.delete(relative)
+    elif entry.is_link:
+        tx.symlink(relative, entry.data.decode())
+    else:
+        tx.write(relative, entry.data, 0o755 if entry.mode == 0o100755 else 0o644)
+
+
+def mark_unmerged(place: Place, conflicts: Sequence[Conflict]) -> None:
+    """Record conflicted files as unmerged in the index: `git status` lists them, `git commit` refuses."""
+    lines: list[str] = []
+    for conflict in conflicts:
+        path = place.git_path(conflict.path)
+        lines.append(f"0 {'0' * 40}\t{path}")
+        for stage, entry in ((1, conflict.base), (2, conflict.ours), (3, conflict.theirs)):
+            if entry is not None:
+                blob = git("hash-object", "-w", "--stdin", stdin=entry.data, cwd=place.repo).decode().strip()
+                lines.append(f"{entry.mode:o} {blob} {stage}\t{path}")
+    git("update-index", "--index-info", stdin=("\n".join(lines) + "\n").encode(), cwd=place.repo)

@@ -1,0 +1,171 @@
+"""The three-way merge of one target: the old template render (base), the service's committed
+files (ours) and the new template render (theirs), path by path.
+
+A path only one side changed takes that side; where both changed a text file, `git merge-file`
+merges the lines and marks what it cannot (inline markers, or the service's version plus a `.rej`
+file with the template's rejected hunks). Deletions follow the same rule: the template's deletion
+of an untouched file applies, an edited file it deleted is kept and reported, and a file the
+service deleted is never brought back.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from scaffold.update.snapshot import Entry, Tree
+
+ConflictStyle = Literal["inline", "rej"]
+
+
+@dataclass(frozen=True)
+class Labels:
+    ours: str
+    base: str
+    theirs: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A path both sides changed incompatibly, with its three versions (for the git index)."""
+
+    path: str
+    base: Entry | None
+    ours: Entry | None
+    theirs: Entry | None
+
+
+@dataclass
+class MergeOutcome:
+    tree: Tree
+    conflicts: list[Conflict] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # deleted by the template, edited here: kept
+    not_restored: list[str] = field(default_factory=list)  # deleted here, changed by the template
+
+
+def _is_text(data: bytes) -> bool:
+    return b"\0" not in data
+
+
+def merge_text(
+    ours: bytes, base: bytes, theirs: bytes, labels: Labels, style: ConflictStyle
+) -> tuple[bytes, bytes | None, bool]:
+    """(merged bytes, .rej bytes or None, conflicted?) of one text file, by `git merge-file`."""
+    with tempfile.TemporaryDirectory(prefix="scaffold-merge-") as scratch:
+        files = []
+        for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+            path = Path(scratch, name)
+            path.write_bytes(data)
+            files.append(str(path))
+        command = ["git", "merge-file", "-p", "-L", labels.ours, "-L", labels.base, "-L", labels.theirs]
+        if style == "rej":
+            command.append("--diff3")
+        proc = subprocess.run([*command, *files], capture_output=True)
+    if proc.returncode < 0 or proc.returncode > 127:
+        raise OSError(f"git merge-file failed: {proc.stderr.decode(errors='replace').strip()}")
+    if proc.returncode == 0:
+        return proc.stdout, None, False
+    if style == "inline":
+        return proc.stdout, None, True
+    kept, rejected = _split_rejects(proc.stdout, labels)
+    return kept, rejected, True
+
+
+def _split_rejects(merged: bytes, labels: Labels) -> tuple[bytes, bytes]:
+    """From diff3 output: the file with every conflict resolved to ours, and the template's
+    rejected hunks (base -> theirs) in unified diff form."""
+    start, middle, split, end = (
+        f"<<<<<<< {labels.ours}".encode(),
+        f"||||||| {labels.base}".encode(),
+        b"=======",
+        f">>>>>>> {labels.theirs}".encode(),
+    )
+    out: list[bytes] = []
+    hunks: list[bytes] = []
+    section: str | None = None
+    parts: dict[str, list[bytes]] = {}
+    for line in merged.splitlines(keepends=True):
+        bare = line.rstrip(b"\r\n")
+        if section is None and bare == start:
+            section, parts = "ours", {"ours": [], "base": [], "theirs": []}
+        elif section == "ours" and bare == middle:
+            section = "base"
+        elif section in ("ours", "base") and bare == split:
+            section = "theirs"
+        elif section == "theirs" and bare == end:
+            line_no = sum(chunk.count(b"\n") for chunk in out) + 1
+            hunks.append(f"@@ -{line_no},{len(parts['base'])} +{line_no},{len(parts['theirs'])} @@\n".encode())
+            hunks += [b"-" + _ends(x) for x in parts["base"]] + [b"+" + _ends(x) for x in parts["theirs"]]
+            out += parts["ours"]
+            section = None
+        elif section is not None:
+            parts[section].append(line)
+        else:
+            out.append(line)
+    return b"".join(out), b"".join(hunks)
+
+
+def _ends(line: bytes) -> bytes:
+    return line if line.endswith(b"\n") else line + b"\n\\ No newline at end of file\n"
+
+
+def merge_trees(
+    base: Tree,
+    ours: Tree,
+    theirs: Tree,
+    *,
+    labels: Labels,
+    style: ConflictStyle,
+    keep_ours: Callable[[str], bool] = lambda path: False,
+) -> MergeOutcome:
+    """Merge path by path; `keep_ours` names paths the template only creates (copier's `_skip_if_exists`)."""
+    outcome = MergeOutcome(tree={})
+    for path in sorted(base.keys() | ours.keys() | theirs.keys()):
+        b, o, t = base.get(path), ours.get(path), theirs.get(path)
+        result = _merge_path(path, b, o, t, labels, style, keep_ours, outcome)
+        if result is not None:
+            outcome.tree[path] = result
+    return outcome
+
+
+def _merge_path(
+    path: str,
+    b: Entry | None,
+    o: Entry | None,
+    t: Entry | None,
+    labels: Labels,
+    style: ConflictStyle,
+    keep_ours: Callable[[str], bool],
+    outcome: MergeOutcome,
+) -> Entry | None:
+    if o == t or b == t:
+        return o
+    if b == o:
+        return t
+    if keep_ours(path):
+        return o if o is not None else t
+    if t is None:
+        outcome.kept.append(path)
+        return o
+    if o is None:
+        outcome.not_restored.append(path)
+        return None
+    mode = t.mode if b is not None and b.mode == o.mode else o.mode
+    if b is not None and b.data == o.data:
+        return Entry(mode, t.data)
+    if (b is not None and b.data == t.data) or o.data == t.data:
+        return Entry(mode, o.data)
+    if o.is_link or t.is_link or not (_is_text(o.data) and _is_text(t.data)):
+        outcome.conflicts.append(Conflict(path, b, o, t))
+        return o
+    merged, rejected, conflicted = merge_text(o.data, b.data if b else b"", t.data, labels, style)
+    if conflicted:
+        outcome.conflicts.append(Conflict(path, b, o, t))
+        if rejected is not None:
+            header = f"--- a/{path}\n+++ b/{path}\n".encode()
+            outcome.tree[f"{path}.rej"] = Entry(0o100644, header + rejected)
+    return Entry(mode, merged)

