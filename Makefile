@@ -43,6 +43,8 @@ demo: install
 	cd $(DEMO_DIR) && ../../$(BIN)/scaffold init shop --defaults
 	$(BIN)/scaffold new backend orders --defaults -C $(DEMO_DIR)/shop
 	$(BIN)/scaffold new backend inventory --defaults -C $(DEMO_DIR)/shop
+	$(BIN)/scaffold new worker fulfilment --defaults -C $(DEMO_DIR)/shop
+	$(BIN)/scaffold new frontend storefront --defaults --data api_service=orders -C $(DEMO_DIR)/shop
 	$(BIN)/scaffold list -C $(DEMO_DIR)/shop
 	$(BIN)/python -m tests.check_ecosystem $(DEMO_DIR)/shop
 

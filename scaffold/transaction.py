@@ -161,7 +161,7 @@ class Transaction:
             return
         self._journal.close()
         self._done = True
-        _undo(self.root, self._scratch, self._steps)
+        _undo(self.root, self._scratch, self._steps)  # if this fails, the journal stays for `recover`
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 

@@ -19,6 +19,8 @@ STEPS = (
     ("init", EXAMPLE, "--defaults", "--data", "description=An example shop: orders and inventory"),
     ("new", "backend", "orders", "--defaults", "--data", "description=Takes and tracks customer orders"),
     ("new", "backend", "inventory", "--defaults", "--data", "description=Knows what is in stock"),
+    ("new", "worker", "fulfilment", "--defaults", "--data", "description=Ships the orders that are published"),
+    ("new", "frontend", "storefront", "--defaults", "--data", "api_service=orders"),
 )
 
 

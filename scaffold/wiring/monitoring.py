@@ -20,6 +20,11 @@ from scaffold.wiring.files import DerivedFile
 HTTP_REQUESTS: Final = "http_requests_total"
 HTTP_DURATION_BUCKET: Final = "http_request_duration_seconds_bucket"
 
+# Metrics of the workers (templates/worker; counters get the _total suffix).
+WORKER_PROCESSED: Final = "worker_messages_processed_total"
+WORKER_FAILED: Final = "worker_messages_failed_total"  # label action = retry | defer | dead_letter
+WORKER_FAILURE_RATIO: Final = 0.05  # share of handled messages that fail, over 10 minutes
+
 # Thresholds of the service-level alerts.
 ERROR_RATIO: Final = 0.05  # share of 5xx responses over 5 minutes
 LATENCY_P95_SECONDS: Final = 0.5
@@ -78,6 +83,30 @@ def rule_groups(ecosystem: Ecosystem) -> list[dict[str, Any]]:
             level="service",
         ),
     ]
+    if any(s.kind == "worker" for s in ecosystem.services):
+        service_rules += [
+            _rule(
+                "WorkerHighFailureRate",
+                f"sum by (service) (rate({WORKER_FAILED}[10m]))\n"
+                f"  / sum by (service) (rate({WORKER_PROCESSED}[10m]) + rate({WORKER_FAILED}[10m]))"
+                f" > {WORKER_FAILURE_RATIO}",
+                "10m",
+                "critical",
+                "{{ $labels.service }} fails more than 5% of its messages",
+                "Failure ratio of {{ $labels.service }} is {{ $value | humanizePercentage }} over 10 minutes.",
+                rollback=True,
+                level="service",
+            ),
+            _rule(
+                "WorkerDeadLetters",
+                f'sum by (service) (increase({WORKER_FAILED}{{action="dead_letter"}}[15m])) > 0',
+                "0m",
+                "warning",
+                "{{ $labels.service }} dead-lettered messages",
+                "{{ $value }} messages of {{ $labels.service }} went to its dead-letter queue in 15 minutes.",
+                level="service",
+            ),
+        ]
     cluster_rules = [
         _rule(
             "PodRestartingOften",

@@ -122,6 +122,9 @@ def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
             "ecosystem": ecosystem.name,
             "image": {"repository": f"{ecosystem.registry}/{service.name}"},
         }
+        if service.publishes and ecosystem.needs("rabbitmq"):
+            # a worker consumes its events: the backend publishes (AMQP_URL from the Secret)
+            values[service.name]["amqp"] = {"enabled": True}
     return values
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI checks, in one place: the Docker `test` target runs it as its command.
 #   DATABASE_URL      PostgreSQL for the integration tests (required)
+#   AMQP_URL          RabbitMQ for the integration tests (required)
 #   CHECK_OUTDATED=0  skip the outdated-dependency check (machines without network)
 # Extra arguments go to pytest.
 set -euo pipefail

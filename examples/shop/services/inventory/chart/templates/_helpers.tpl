@@ -76,11 +76,6 @@ app.kubernetes.io/component: test
 {{- end }}
 {{- end }}
 
-{{/* Existing Secret holding DATABASE_URL: secret.name, else global.secretName, else the fullname. */}}
-{{- define "inventory.secretName" -}}
-{{- .Values.secret.name | default .Values.global.secretName | default (include "inventory.fullname" .) }}
-{{- end }}
-
 {{/* The image, pinned by digest when one is given (the digest wins over the tag). */}}
 {{- define "inventory.image" -}}
 {{- if .Values.image.digest }}
@@ -135,17 +130,6 @@ seccompProfile:
   type: RuntimeDefault
 {{- end }}
 
-{{- define "inventory.migrateSelectorLabels" -}}
-app.kubernetes.io/name: {{ include "inventory.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: migrate
-{{- end }}
-
-{{- define "inventory.migrateLabels" -}}
-{{ include "inventory.commonLabels" . }}
-app.kubernetes.io/component: migrate
-{{- end }}
-
 {{/* Egress to the cluster DNS (NetworkPolicyEgressRule). */}}
 {{- define "inventory.dnsEgress" -}}
 {{- $dns := .Values.networkPolicy.egress.dns -}}
@@ -160,16 +144,41 @@ app.kubernetes.io/component: migrate
   {{- end }}
 {{- end }}
 
-{{/* Egress to PostgreSQL (NetworkPolicyEgressRule). */}}
-{{- define "inventory.databaseEgress" -}}
-{{- $database := .Values.networkPolicy.egress.database -}}
+{{/* Egress to one TCP port (NetworkPolicyEgressRule); argument: an egress target {port, to}. */}}
+{{- define "inventory.tcpEgress" -}}
 - ports:
     - protocol: TCP
-      port: {{ $database.port }}
-  {{- with $database.to }}
+      port: {{ .port }}
+  {{- with .to }}
   to:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
+
+{{/* Existing Secret holding DATABASE_URL (and AMQP_URL): secret.name, else global.secretName, else the fullname. */}}
+{{- define "inventory.secretName" -}}
+{{- .Values.secret.name | default .Values.global.secretName | default (include "inventory.fullname" .) }}
+{{- end }}
+
+{{- define "inventory.migrateSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "inventory.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: migrate
+{{- end }}
+
+{{- define "inventory.migrateLabels" -}}
+{{ include "inventory.commonLabels" . }}
+app.kubernetes.io/component: migrate
+{{- end }}
+
+{{/* Egress to PostgreSQL (NetworkPolicyEgressRule). */}}
+{{- define "inventory.databaseEgress" -}}
+{{- include "inventory.tcpEgress" .Values.networkPolicy.egress.database }}
+{{- end }}
+
+{{/* Egress to RabbitMQ, AMQP 0-9-1 (NetworkPolicyEgressRule). */}}
+{{- define "inventory.amqpEgress" -}}
+{{- include "inventory.tcpEgress" .Values.networkPolicy.egress.amqp }}
 {{- end }}
 
 {{/* The volume and mount of the Secret holding DATABASE_URL (a file, never an environment variable). */}}
@@ -191,4 +200,51 @@ app.kubernetes.io/component: migrate
 
 {{- define "inventory.databaseUrlFile" -}}
 {{- printf "/run/secrets/database/%s" .Values.secret.key }}
+{{- end }}
+
+{{/* The volume and mount of the Secret's AMQP_URL (the broker's URL with its credentials). */}}
+{{- define "inventory.amqpVolume" -}}
+- name: amqp
+  secret:
+    secretName: {{ include "inventory.secretName" . }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.secret.amqpKey }}
+        path: {{ .Values.secret.amqpKey }}
+{{- end }}
+
+{{- define "inventory.amqpMount" -}}
+- name: amqp
+  mountPath: /run/secrets/amqp
+  readOnly: true
+{{- end }}
+
+{{- define "inventory.amqpUrlFile" -}}
+{{- printf "/run/secrets/amqp/%s" .Values.secret.amqpKey }}
+{{- end }}
+
+{{/* OpenTelemetry's standard variables (EnvVar objects): the service, its resource, exporter and sampler. */}}
+{{- define "inventory.otelEnv" -}}
+- name: K8S_POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: OTEL_SERVICE_NAME
+  value: {{ include "inventory.name" . | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  {{- $attributes := list (printf "service.namespace=%s" .Values.ecosystem) (printf "service.version=%s" (include "inventory.version" .)) }}
+  {{- with .Values.global.environment }}
+  {{- $attributes = append $attributes (printf "deployment.environment=%s" .) }}
+  {{- end }}
+  {{- $attributes = append $attributes (printf "k8s.namespace.name=%s" .Release.Namespace) }}
+  {{- $attributes = append $attributes "k8s.pod.name=$(K8S_POD_NAME)" }}
+  value: {{ join "," $attributes | quote }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .Values.otel.endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ .Values.otel.protocol | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ .Values.otel.sampler | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .Values.otel.samplerArg | quote }}
 {{- end }}

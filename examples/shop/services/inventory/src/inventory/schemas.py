@@ -25,5 +25,11 @@ class ItemRead(BaseModel):
     created_at: datetime
 
 
+class ItemPublished(BaseModel):
+    item_id: int
+    routing_key: str
+    message_id: str
+
+
 class Status(BaseModel):
     status: str

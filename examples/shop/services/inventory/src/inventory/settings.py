@@ -1,22 +1,22 @@
-"""Settings read from environment variables.
-
-Every secret `X` may instead be given as a file path in `X_FILE`, so Kubernetes can mount a
-Secret as a file instead of exposing it in the process environment.
-"""
+"""Settings read from environment variables (see env.py for secrets given as files)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-_DRIVER_PREFIXES = ("postgresql+psycopg://", "postgresql://", "postgres://")
-_LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+from .env import (
+    SettingsError,
+    check_amqp_url,
+    env_int,
+    env_seconds,
+    log_level,
+    normalize_database_url,
+    read_secret,
+)
 
-
-class SettingsError(ValueError):
-    """The environment does not describe a valid configuration."""
+__all__ = ["Settings", "SettingsError"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class Settings:
     log_level: str = "INFO"
     db_pool_size: int = 5
     db_connect_timeout: int = 2
+    # RabbitMQ, for publishing events; None: publishing answers 503, nothing else changes.
+    amqp_url: str | None = None
+    amqp_exchange: str = "events"
+    amqp_timeout: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -34,49 +38,15 @@ class Settings:
         database_url = read_secret(env, "DATABASE_URL")
         if not database_url:
             raise SettingsError("DATABASE_URL (or DATABASE_URL_FILE) must be set")
-        log_level = env.get("LOG_LEVEL", cls.log_level).upper()
-        if log_level not in _LOG_LEVELS:
-            raise SettingsError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+        amqp_url = read_secret(env, "AMQP_URL")
         return cls(
             database_url=normalize_database_url(database_url),
-            metrics_port=_int(env, "METRICS_PORT", cls.metrics_port),
+            metrics_port=env_int(env, "METRICS_PORT", cls.metrics_port),
             metrics_host=env.get("METRICS_HOST", cls.metrics_host),
-            log_level=log_level,
-            db_pool_size=_int(env, "DB_POOL_SIZE", cls.db_pool_size),
-            db_connect_timeout=_int(env, "DB_CONNECT_TIMEOUT", cls.db_connect_timeout),
+            log_level=log_level(env, cls.log_level),
+            db_pool_size=env_int(env, "DB_POOL_SIZE", cls.db_pool_size),
+            db_connect_timeout=env_int(env, "DB_CONNECT_TIMEOUT", cls.db_connect_timeout),
+            amqp_url=check_amqp_url(amqp_url) if amqp_url else None,
+            amqp_exchange=env.get("AMQP_EXCHANGE") or cls.amqp_exchange,
+            amqp_timeout=env_seconds(env, "AMQP_TIMEOUT", cls.amqp_timeout),
         )
-
-
-def read_secret(env: Mapping[str, str], name: str) -> str | None:
-    """`name` from the environment, or the content of the file named by `name`_FILE."""
-    value = env.get(name)
-    file_name = env.get(f"{name}_FILE")
-    if value and file_name:
-        raise SettingsError(f"set either {name} or {name}_FILE, not both")
-    if file_name:
-        try:
-            return Path(file_name).read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise SettingsError(f"{name}_FILE={file_name} cannot be read: {err}") from err
-    return value or None
-
-
-def normalize_database_url(url: str) -> str:
-    """Use the psycopg 3 driver whatever PostgreSQL URL scheme was given."""
-    for prefix in _DRIVER_PREFIXES:
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    raise SettingsError("DATABASE_URL must be a PostgreSQL URL (postgresql://...)")
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as err:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from err
-    if value < 0:
-        raise SettingsError(f"{name} must not be negative, got {value}")
-    return value

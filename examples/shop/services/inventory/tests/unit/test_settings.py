@@ -68,3 +68,33 @@ def test_log_level() -> None:
     assert Settings.from_env({"DATABASE_URL": URL, "LOG_LEVEL": "debug"}).log_level == "DEBUG"
     with pytest.raises(SettingsError, match="LOG_LEVEL"):
         Settings.from_env({"DATABASE_URL": URL, "LOG_LEVEL": "loud"})
+
+
+def test_publishing_is_off_without_amqp_url() -> None:
+    settings = Settings.from_env({"DATABASE_URL": URL})
+
+    assert settings.amqp_url is None
+    assert settings.amqp_exchange == "events"
+
+
+def test_amqp_settings(tmp_path: Path) -> None:
+    secret = tmp_path / "amqp-url"
+    secret.write_text("amqp://user:secret@mq:5672/\n", encoding="utf-8")
+
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": URL,
+            "AMQP_URL_FILE": str(secret),
+            "AMQP_EXCHANGE": "shop-events",
+            "AMQP_TIMEOUT": "1.5",
+        }
+    )
+
+    assert settings.amqp_url == "amqp://user:secret@mq:5672/"
+    assert settings.amqp_exchange == "shop-events"
+    assert settings.amqp_timeout == 1.5
+
+
+def test_a_non_amqp_url_is_rejected() -> None:
+    with pytest.raises(SettingsError, match="AMQP_URL"):
+        Settings.from_env({"DATABASE_URL": URL, "AMQP_URL": "http://mq:15672/"})

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from . import SERVICE_NAME, __version__, health, items
 from .db import make_engine, make_sessionmaker
+from .events import EventPublisher
 from .logs import configure_logging
 from .metrics import PrometheusMiddleware, start_metrics_server
 from .settings import Settings
@@ -25,7 +26,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Made in the serving event loop; it connects on first use (readiness never waits on it).
+        publisher = (
+            EventPublisher(settings.amqp_url, settings.amqp_exchange, settings.amqp_timeout)
+            if settings.amqp_url
+            else None
+        )
+        app.state.publisher = publisher
         stop_metrics = None
         if settings.metrics_port:
             stop_metrics = start_metrics_server(settings.metrics_port, settings.metrics_host)
@@ -35,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if stop_metrics is not None:
                 stop_metrics()
+            if publisher is not None:
+                await publisher.close()
             engine.dispose()
 
     app = FastAPI(
@@ -45,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.publisher = None  # set by the lifespan
     app.add_middleware(PrometheusMiddleware)
     app.include_router(health.router)
     app.include_router(items.router)

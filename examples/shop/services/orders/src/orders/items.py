@@ -1,4 +1,4 @@
-"""The example resource: items, stored in PostgreSQL."""
+"""The example resource: items, stored in PostgreSQL, and the event announcing one."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
+from . import SERVICE_NAME
+from .events import EventPublisher, PublishError
 from .models import Item
-from .schemas import ItemCreate, ItemRead
+from .schemas import ItemCreate, ItemPublished, ItemRead
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/items", tags=["items"])
@@ -57,3 +60,41 @@ def read_item(item_id: int, session: SessionDep) -> ItemRead:
     if item is None:
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="item not found")
     return ItemRead.model_validate(item)
+
+
+def find_item(make_session: sessionmaker[Session], item_id: int) -> Item | None:
+    with make_session() as session:
+        return session.get(Item, item_id)
+
+
+@router.post(
+    "/{item_id}/publish",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: {}, 503: {"description": "publishing is not configured or the broker is down"}},
+)
+async def publish_item(item_id: int, request: Request) -> ItemPublished:
+    """Announce an item to the ecosystem: event `<service>.item.published` on the exchange."""
+    publisher: EventPublisher | None = request.app.state.publisher
+    if publisher is None:
+        raise HTTPException(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="publishing is not configured: set AMQP_URL",
+        )
+    # The ORM session is synchronous: keep it off the event loop.
+    item = await run_in_threadpool(find_item, request.app.state.sessionmaker, item_id)
+    if item is None:
+        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="item not found")
+    routing_key = f"{SERVICE_NAME}.item.published"
+    try:
+        message_id = await publisher.publish(routing_key, {"item_id": item.id, "name": item.name})
+    except PublishError as err:
+        logger.warning("publishing failed", extra={"item_id": item.id, "error": str(err)})
+        raise HTTPException(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the message broker is unavailable, try again later",
+        ) from err
+    logger.info(
+        "item published",
+        extra={"item_id": item.id, "routing_key": routing_key, "message_id": message_id},
+    )
+    return ItemPublished(item_id=item.id, routing_key=routing_key, message_id=message_id)

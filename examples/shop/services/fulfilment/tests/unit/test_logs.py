@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+from fulfilment.logs import JsonFormatter, configure_logging
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def logger() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    test_logger = logging.getLogger("test.logs")
+    test_logger.addHandler(handler)
+    test_logger.setLevel(logging.DEBUG)
+    test_logger.propagate = False
+    yield test_logger, stream
+    test_logger.removeHandler(handler)
+
+
+def records(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_one_json_object_per_line_with_the_standard_fields(
+    logger: tuple[logging.Logger, io.StringIO],
+) -> None:
+    log, stream = logger
+
+    log.info("hello %s", "world")
+    log.warning("second\nline")
+
+    first, second = records(stream)
+    assert first["message"] == "hello world"
+    assert first["level"] == "INFO"
+    assert first["logger"] == "test.logs"
+    assert first["timestamp"].endswith("Z")
+    assert second["message"] == "second\nline"
+    assert "trace_id" not in first
+
+
+def test_trace_and_span_ids_of_the_current_span(
+    logger: tuple[logging.Logger, io.StringIO],
+) -> None:
+    log, stream = logger
+    tracer = TracerProvider().get_tracer("test")
+
+    with tracer.start_as_current_span("work") as span:
+        log.info("inside a span")
+    context = span.get_span_context()
+
+    (record,) = records(stream)
+    assert record["trace_id"] == f"{context.trace_id:032x}"
+    assert record["span_id"] == f"{context.span_id:016x}"
+    assert len(record["trace_id"]) == 32
+    assert len(record["span_id"]) == 16
+
+
+def test_extras_and_exceptions_are_fields(logger: tuple[logging.Logger, io.StringIO]) -> None:
+    log, stream = logger
+
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        log.exception("failed", extra={"item_id": 7})
+
+    (record,) = records(stream)
+    assert record["item_id"] == 7
+    assert record["level"] == "ERROR"
+    assert "RuntimeError: boom" in record["exception"]
+
+
+def test_library_loggers_go_through_the_json_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO")
+
+    logging.getLogger("aio_pika.robust_connection").warning("Connection to %s lost", "broker")
+    logging.getLogger("aio_pika.queue").debug("below the level: not written")
+
+    (record,) = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert record["logger"] == "aio_pika.robust_connection"
+    assert record["level"] == "WARNING"
+    assert record["message"] == "Connection to broker lost"

@@ -1,0 +1,84 @@
+/**
+ * The typed client of the backend's API. The types come from the backend's OpenAPI document
+ * (openapi/*.json) by `npm run generate:api`; a change of the API that breaks this page is a
+ * type error, found by `npm run typecheck` before anything runs.
+ */
+import createClient from "openapi-fetch";
+
+import type { components, paths } from "./schema";
+
+export type Item = components["schemas"]["ItemRead"];
+export type ItemCreate = components["schemas"]["ItemCreate"];
+export type ItemPublished = components["schemas"]["ItemPublished"];
+
+export class ApiError extends Error {
+  override name = "ApiError";
+
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The message of a FastAPI error body: `{"detail": "..."}` or `{"detail": [{"msg": ...}]}`. */
+function describe(status: number, body: unknown): string {
+  const detail = typeof body === "object" && body !== null && "detail" in body ? body.detail : undefined;
+  if (typeof detail === "string") {
+    return detail;
+  }
+  if (Array.isArray(detail)) {
+    const messages = detail.map((entry: unknown) =>
+      typeof entry === "object" && entry !== null && "msg" in entry ? String(entry.msg) : JSON.stringify(entry),
+    );
+    return messages.join("; ");
+  }
+  return `the API answered ${status}`;
+}
+
+/** `<apiBaseUrl>/api/<service>`: the gateway routes it to the service (the prefix is stripped). */
+export function serviceBaseUrl(apiBaseUrl: string, service: string): string {
+  return `${apiBaseUrl.replace(/\/+$/, "")}/api/${encodeURIComponent(service)}`;
+}
+
+export interface ItemsApi {
+  list(limit?: number): Promise<Item[]>;
+  create(item: ItemCreate): Promise<Item>;
+  /** Announce the item to the ecosystem: the backend publishes `<service>.item.published`. */
+  publish(itemId: number): Promise<ItemPublished>;
+}
+
+export function createItemsApi(baseUrl: string): ItemsApi {
+  const client = createClient<paths>({
+    baseUrl,
+    // Looked up on every call, so that the fetch instrumented by tracing is the one used.
+    fetch: (request) => globalThis.fetch(request),
+  });
+
+  return {
+    async list(limit = 50) {
+      const { data, error, response } = await client.GET("/items", { params: { query: { limit } } });
+      if (data === undefined) {
+        throw new ApiError(response.status, describe(response.status, error));
+      }
+      return data;
+    },
+    async create(item) {
+      const { data, error, response } = await client.POST("/items", { body: item });
+      if (data === undefined) {
+        throw new ApiError(response.status, describe(response.status, error));
+      }
+      return data;
+    },
+    async publish(itemId) {
+      const { data, error, response } = await client.POST("/items/{item_id}/publish", {
+        params: { path: { item_id: itemId } },
+      });
+      if (data === undefined) {
+        throw new ApiError(response.status, describe(response.status, error));
+      }
+      return data;
+    },
+  };
+}
