@@ -27,7 +27,8 @@ app = typer.Typer(
     help=(
         "Create, run, test, deliver and update the services of a Docker + Kubernetes ecosystem.\n\n"
         "Each command below shows an example; `scaffold COMMAND --help` tells more.\n\n"
-        "Exit codes: 0 ok, 1 failure (rolled back), 2 bad input, 3 not found, 4 conflict, 130 interrupted."
+        "Exit codes: 0 ok, 1 failure (rolled back), 2 bad input, 3 not found, 4 conflict, 5 check found errors,\n"
+        "6 update left conflicts, 7 update failed for a service, 130 interrupted."
     ),
     rich_markup_mode=None,  # plain help: rich would cost a tenth of a second at every start
     pretty_exceptions_enable=False,

@@ -16,6 +16,8 @@ class ExitCode(IntEnum):
     NOT_FOUND = 3  # no meta-project, unknown service, unknown template version
     CONFLICT = 4  # a derived file was edited by hand, a target exists, a lock is held
     CHECK_FAILED = 5  # `scaffold check` found an error in what was generated
+    UPDATE_CONFLICTS = 6  # `scaffold update`: a target has conflicts to resolve (nothing committed)
+    UPDATE_FAILED = 7  # `scaffold update`: a target failed or was refused; the others went on
     INTERRUPTED = 130  # Ctrl-C
 
 

@@ -80,13 +80,13 @@ def _content_hash(directory: Path) -> str:
 
 def builtin_bundle() -> tuple[Path, str]:
     """(bundle file, commit id) of the shipped templates as version TEMPLATE_VERSION, made once per content."""
-    return _builtin_bundle(cache_dir())
+    return _builtin_bundle(cache_dir(), _content_hash(builtin_templates_dir()))
 
 
 @cache
-def _builtin_bundle(cache: Path) -> tuple[Path, str]:
+def _builtin_bundle(cache: Path, content: str) -> tuple[Path, str]:
     folder = builtin_templates_dir()
-    target = cache / "builtin" / f"v{TEMPLATE_VERSION}-{_content_hash(folder)}.bundle"
+    target = cache / "builtin" / f"v{TEMPLATE_VERSION}-{content}.bundle"
     if not target.is_file():
         scratch = Path(tempfile.mkdtemp(prefix="scaffold-builtin-"))
         try:

@@ -121,20 +121,27 @@ def _start(root: Path, command: str) -> subprocess.Popen[bytes]:
 
 
 def _measure(case: Case, work: Path, command: str) -> tuple[float, float]:
-    """(seconds until the transaction starts, seconds it lasts) of an uninterrupted run."""
+    """(seconds until the transaction starts, seconds it lasts) of an uninterrupted run: the
+    transaction lasts while its directory exists."""
     root = work / "measure"
     shutil.copytree(case.base, root, symlinks=True)
     started = time.monotonic()
     process = _start(root, command)
     seen: float | None = None
-    while process.poll() is None:
-        if seen is None and _transaction_dir(root):
+    gone: float | None = None
+    while process.poll() is None and gone is None:
+        inside = _transaction_dir(root)
+        if seen is None and inside:
             seen = time.monotonic()
-        time.sleep(0.0005)
+        elif seen is not None and not inside:
+            gone = time.monotonic()
+        time.sleep(0.0002)
+    process.wait()
     ended = time.monotonic()
     assert process.returncode == 0
     shutil.rmtree(root)
-    return ((seen or ended) - started, ended - (seen or ended))
+    seen = seen or ended
+    return seen - started, (gone or ended) - seen
 
 
 def _verdict(case: Case, root: Path) -> str:
@@ -172,6 +179,8 @@ def test_sigkill_at_random_moments_leaves_before_or_after(cases: Cases, command:
         outcomes.append(("aimed" if aimed else "anywhere", inside, _verdict(case, root)))
         shutil.rmtree(root)
     killed_inside = [o for o in outcomes if o[1]]
+    verdicts = {v: sum(1 for o in outcomes if o[2] == v) for v in ("before", "after")}
+    print(f"\n{command}: {len(killed_inside)} of {len(outcomes)} kills inside a transaction; {verdicts}")
     # The aimed kills must have hit transactions, or this test would prove nothing about them.
     assert killed_inside, f"no kill landed inside a transaction: {outcomes}"
     assert {o[2] for o in outcomes} <= {"before", "after"}

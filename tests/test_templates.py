@@ -93,11 +93,12 @@ def test_src_path_of_builtin_templates_is_the_relative_path_to_the_store() -> No
     assert store_file("https://git.example.com/platform/templates.git").startswith(".scaffold/templates/templates-")
 
 
-def test_a_meta_project_stores_the_template_versions_it_uses(pristine_ecosystem: Path) -> None:
-    store = pristine_ecosystem / ".scaffold/templates/builtin.bundle"
+def test_a_meta_project_stores_the_template_versions_it_uses(tmp_path: Path) -> None:
+    scaffold("init", "shop", "--defaults", cwd=tmp_path)
+    store = tmp_path / "shop" / ".scaffold/templates/builtin.bundle"
     assert bundle_tags(store) == {f"v{TEMPLATE_VERSION}": builtin_bundle()[1]}
     tracked = subprocess.run(
-        ["git", "ls-files", ".scaffold/templates"], cwd=pristine_ecosystem, capture_output=True, text=True, check=True
+        ["git", "ls-files", ".scaffold/templates"], cwd=tmp_path / "shop", capture_output=True, text=True, check=True
     )
     assert tracked.stdout.split() == [".scaffold/templates/builtin.bundle"]  # committed: every clone has it
 

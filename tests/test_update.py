@@ -17,7 +17,7 @@ import yaml
 
 from scaffold.template_repo import bundle_tags
 from tests.helpers import diff, scaffold, snapshot
-from tests.update_helpers import TemplateRepo, commit_all, git, meta_project, status
+from tests.update_helpers import TemplateRepo, built_once, commit_all, git, meta_project, status
 
 V2_APP = """\
 def greet(name: str) -> str:
@@ -51,7 +51,19 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    base = tmp_path_factory.mktemp("update")
+    base = built_once(tmp_path_factory, "update-scenario", _build)
+    root, after = base / "shop", base / "after" / "shop"
+    return Scenario(
+        TemplateRepo(base / "template"),
+        root,
+        after,
+        (base / "head").read_text(),
+        (base / "output").read_text(),
+        int((base / "code").read_text()),
+    )
+
+
+def _build(base: Path) -> None:
     template = TemplateRepo(base / "template")
     template.write("backend/docs/usage.md", "How to use it.\n")
     template.write("backend/docs/extra.md", "Extra documentation.\n")
@@ -84,9 +96,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     template.release("2.0.0")
     after = base / "after" / "shop"
     shutil.copytree(root, after, symlinks=True)
-    head = git(after, "rev-parse", "HEAD")
+    (base / "head").write_text(git(after, "rev-parse", "HEAD"))
     proc = scaffold("update", "--all", cwd=after, check=False)
-    return Scenario(template, root, after, head, proc.stdout + proc.stderr, proc.returncode)
+    (base / "output").write_text(proc.stdout + proc.stderr)
+    (base / "code").write_text(str(proc.returncode))
 
 
 def resolve_conflict(root: Path) -> None:
@@ -271,9 +284,10 @@ def test_a_service_with_uncommitted_changes_is_refused_and_the_others_update(
 def test_up_to_date_services_are_reported_as_such(scenario: Scenario, tmp_path: Path) -> None:
     root = shutil.copytree(scenario.after, tmp_path / "shop", symlinks=True)
     resolve_conflict(root)
+    _edit(root / "services/orders/app.py", "hello", "hi")  # work in progress does not matter when current
     proc = scaffold("update", "--all", cwd=root)
     assert proc.stdout.count("up to date") == 3
-    assert status(root) == ""
+    assert status(root).split() == ["M", "services/orders/app.py"]
 
 
 def test_to_an_unknown_version_changes_nothing(scenario: Scenario, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import pexpect
 import pytest
 
 from tests.helpers import diff, scaffold, snapshot
-from tests.update_helpers import TemplateRepo, commit_all, meta_project, status
+from tests.update_helpers import TemplateRepo, built_once, commit_all, meta_project, status
 
 SERVICES = tuple(f"svc{i:02d}" for i in range(1, 21))
 
@@ -30,16 +30,19 @@ class Fleet:
     root: Path
 
 
-@pytest.fixture(scope="session")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
-    base = tmp_path_factory.mktemp("fleet")
+def _build(base: Path) -> None:
     template = TemplateRepo(base / "template")
     template.release("1.0.0")
-    root = meta_project(base, template, *SERVICES)
+    meta_project(base, template, *SERVICES)
     template.replace("backend/config.ini.jinja", "level = info", "level = warning")
     template.replace("backend/app.py", 'print(greet("world"))', 'print(greet("fleet"))')
     template.release("2.0.0")
-    return Fleet(template, root)
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
+    base = built_once(tmp_path_factory, "update-fleet", _build)
+    return Fleet(TemplateRepo(base / "template"), base / "shop")
 
 
 def copy(fleet: Fleet, tmp_path: Path) -> Path:

@@ -8,12 +8,16 @@ tag releases to make the versions they update between.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
+
+import pytest
 
 from tests.helpers import scaffold
 
@@ -110,6 +114,23 @@ FILES: Final = {
 }
 
 
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A directory made by `build` once per test session, shared by every xdist worker (the first
+    worker to arrive builds it under a lock; the others wait and reuse it). Tests copy what they change."""
+    base = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    target = base / name
+    with (base / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".built").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir()
+            build(target)
+            (target / ".built").touch()
+    return target
+
+
 def git(cwd: Path, *args: str) -> str:
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **GIT_IDENTITY})
     assert proc.returncode == 0, f"git {' '.join(args)} failed in {cwd}: {proc.stderr}"
@@ -131,6 +152,8 @@ class TemplateRepo:
 
     def __init__(self, path: Path, files: dict[str, str] | None = None) -> None:
         self.path = path
+        if (path / ".git").is_dir():  # an existing one (made by built_once)
+            return
         path.mkdir(parents=True)
         git(path, "init", "--quiet", "--initial-branch=main")
         for relative, content in (files or FILES).items():

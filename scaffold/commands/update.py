@@ -20,7 +20,7 @@ from typing import Final
 
 from scaffold import ecosystem_file
 from scaffold.answers import parse_data
-from scaffold.errors import NotFoundError, ScaffoldError, UsageError
+from scaffold.errors import ExitCode, NotFoundError, ScaffoldError, UsageError
 from scaffold.model import Ecosystem, TemplateRef
 from scaffold.project import find_root, locked
 from scaffold.results import Change, TargetUpdate, UpdateResult
@@ -40,8 +40,8 @@ from scaffold.update.merge import ConflictStyle
 from scaffold.update.plan import META, Job, Plan, plan
 from scaffold.wiring_apply import plan_wiring
 
-EXIT_CONFLICTS: Final = 6  # a target has conflicts to resolve (nothing committed)
-EXIT_FAILED: Final = 7  # a target failed or was refused (uncommitted changes); the others went on
+EXIT_CONFLICTS: Final = int(ExitCode.UPDATE_CONFLICTS)
+EXIT_FAILED: Final = int(ExitCode.UPDATE_FAILED)
 # Answers that scaffold keeps in ecosystem.yaml too: changing them is not an update's job.
 FIXED_ANSWERS: Final = frozenset({"port"})
 
@@ -150,6 +150,7 @@ def _prepare(
     data: list[str],
     style: ConflictStyle,
     trust: bool,
+    dry_run: bool,
     notes: list[str],
 ) -> _Prepared:
     libraries = {t.template.source: _library(t.template.source, root, notes) for t in targets}
@@ -174,10 +175,6 @@ def _prepare(
         try:
             place = _place(root, target)
             prepared.places[target.name] = place
-            dirty = _dirty(place, target.exclude)
-            if dirty:
-                shown = ", ".join(dirty[:3]) + (f" and {len(dirty) - 3} more" if len(dirty) > 3 else "")
-                raise ScaffoldError(f"uncommitted changes ({shown}): commit or stash them, then run again", "")
             recorded = lib.find(target.template.version)
             name = answers_file(lib.directory(recorded)) if recorded else answers_file(lib.directory(goal))
             current = lib.require(_recorded_tag(place, name))
@@ -193,6 +190,12 @@ def _prepare(
             prepared.done.append(
                 TargetUpdate(target.name, target.location, "up-to-date", current.version, goal.version)
             )
+            continue
+        dirty = _dirty(place, target.exclude)
+        if dirty:
+            shown = ", ".join(dirty[:3]) + (f" and {len(dirty) - 3} more" if len(dirty) > 3 else "")
+            reason = f"uncommitted changes ({shown}): commit or stash them, then run again"
+            prepared.done.append(_failed(target, reason, current.version, goal.version))
             continue
         prepared.versions[target.name] = goal
         prepared.jobs.append(
@@ -211,6 +214,7 @@ def _prepare(
                 style=style,
                 trusted=is_trusted(target.template.source, trust),
                 src_path=src_path_for(target.template.source, target.location),
+                preview=dry_run,
             )
         )
     return prepared
@@ -300,7 +304,9 @@ def update(
         targets = _targets(ecosystem, names, all_targets)
         plan_wiring(root, ecosystem)  # stops now, before any work, if a derived file was edited by hand
         notes: list[str] = []
-        prepared = _prepare(root, targets, to=to, data=list(data), style=style, trust=trust, notes=notes)
+        prepared = _prepare(
+            root, targets, to=to, data=list(data), style=style, trust=trust, dry_run=dry_run, notes=notes
+        )
         plans = _run_jobs(prepared.jobs, workers, progress)
         order = {t.name: i for i, t in enumerate(targets)}
         reports = sorted([*prepared.done, *(_report(p, dry_run) for p in plans)], key=lambda t: order[t.name])

@@ -59,6 +59,7 @@ class Job:
     style: ConflictStyle
     trusted: bool
     src_path: str  # what the answers file records as `_src_path`
+    preview: bool = False  # compute the unified diff (for --dry-run)
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,6 @@ def _plan(job: Job, scratch: Path) -> Plan:
         conflicts=tuple(outcome.conflicts),
         kept=tuple(outcome.kept),
         not_restored=tuple(outcome.not_restored),
-        diff=_diff(job.location, ours, result, changed),
+        diff=_diff(job.location, ours, result, changed) if job.preview else "",
         migrations=ran,
     )
