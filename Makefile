@@ -11,7 +11,7 @@ export SCAFFOLD_TEST_CACHE ?= $(HOME)/.cache/scaffold-tests
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 PYTEST_JOBS ?= 2
 
-.PHONY: demo test test-fast test-e2e lint typecheck install validators system-packages bench examples constraints clean
+.PHONY: demo test test-fast test-e2e lint typecheck install validators system-packages bench bench-all examples constraints clean
 
 ## install: .venv with scaffold (editable), the validators and the dev tools
 install: $(BIN)/.installed
@@ -66,9 +66,17 @@ test-e2e: install validators system-packages
 test: install validators system-packages lint typecheck
 	$(BIN)/pytest -n $(PYTEST_JOBS) --durations=15
 
+## bench: start-up and `scaffold new` against `copier copy` (about 1 minute); docs/benchmarks.md
 bench: install
 	@command -v hyperfine >/dev/null || (apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null)
 	bash bench/run.sh
+
+## bench-all: also throughput of backend and worker, fleet update, check (about 20 minutes)
+bench-all: bench system-packages validators
+	$(BIN)/python -m bench.backend_throughput
+	$(BIN)/python -m bench.worker_throughput
+	bash bench/update.sh
+	bash bench/check.sh
 
 ## examples: regenerate examples/ from the templates (tests/test_examples.py compares them)
 examples: install
