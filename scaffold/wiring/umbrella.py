@@ -225,6 +225,24 @@ app.kubernetes.io/managed-by: {{{{ .Release.Service }}}}
 app.kubernetes.io/part-of: {ecosystem.name}
 {{{{- end }}}}
 
+{{{{/* The Gateway an HTTPRoute attaches to, and its hostnames (spec level). */}}}}
+{{{{- define "{HELPERS}.gatewayAttachment" -}}}}
+parentRefs:
+  - group: gateway.networking.k8s.io
+    kind: Gateway
+    name: {{{{ .Values.gateway.name }}}}
+    {{{{- with .Values.gateway.namespace }}}}
+    namespace: {{{{ . }}}}
+    {{{{- end }}}}
+    {{{{- with .Values.gateway.sectionName }}}}
+    sectionName: {{{{ . }}}}
+    {{{{- end }}}}
+{{{{- with .Values.gateway.hostnames }}}}
+hostnames:
+  {{{{- toYaml . | nindent 2 }}}}
+{{{{- end }}}}
+{{{{- end }}}}
+
 {{{{/*
 Name of a service's Kubernetes Service, computed as the service charts do (helm create's
 fullname rule, honouring the service's fullnameOverride / nameOverride); the tests check that
@@ -267,20 +285,7 @@ metadata:
     {{{{- include "{HELPERS}.labels" . | nindent 4 }}}}
     app.kubernetes.io/name: {service.name}
 spec:
-  parentRefs:
-    - group: gateway.networking.k8s.io
-      kind: Gateway
-      name: {{{{ .Values.gateway.name }}}}
-      {{{{- with .Values.gateway.namespace }}}}
-      namespace: {{{{ . }}}}
-      {{{{- end }}}}
-      {{{{- with .Values.gateway.sectionName }}}}
-      sectionName: {{{{ . }}}}
-      {{{{- end }}}}
-  {{{{- with .Values.gateway.hostnames }}}}
-  hostnames:
-    {{{{- toYaml . | nindent 4 }}}}
-  {{{{- end }}}}
+  {{{{- include "{HELPERS}.gatewayAttachment" . | nindent 2 }}}}
   rules:
     - matches:
         - path:
@@ -323,20 +328,7 @@ metadata:
   labels:
     {{{{- include "{HELPERS}.labels" . | nindent 4 }}}}
 spec:
-  parentRefs:
-    - group: gateway.networking.k8s.io
-      kind: Gateway
-      name: {{{{ .Values.gateway.name }}}}
-      {{{{- with .Values.gateway.namespace }}}}
-      namespace: {{{{ . }}}}
-      {{{{- end }}}}
-      {{{{- with .Values.gateway.sectionName }}}}
-      sectionName: {{{{ . }}}}
-      {{{{- end }}}}
-  {{{{- with .Values.gateway.hostnames }}}}
-  hostnames:
-    {{{{- toYaml . | nindent 4 }}}}
-  {{{{- end }}}}
+  {{{{- include "{HELPERS}.gatewayAttachment" . | nindent 2 }}}}
   rules:
     - matches:
         - path:

@@ -8,6 +8,24 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: shop
 {{- end }}
 
+{{/* The Gateway an HTTPRoute attaches to, and its hostnames (spec level). */}}
+{{- define "_umbrella.gatewayAttachment" -}}
+parentRefs:
+  - group: gateway.networking.k8s.io
+    kind: Gateway
+    name: {{ .Values.gateway.name }}
+    {{- with .Values.gateway.namespace }}
+    namespace: {{ . }}
+    {{- end }}
+    {{- with .Values.gateway.sectionName }}
+    sectionName: {{ . }}
+    {{- end }}
+{{- with .Values.gateway.hostnames }}
+hostnames:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
 {{/*
 Name of a service's Kubernetes Service, computed as the service charts do (helm create's
 fullname rule, honouring the service's fullnameOverride / nameOverride); the tests check that
