@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 IGNORED = (".git/", ".scaffold/lock")
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 def scaffold(
@@ -48,3 +49,12 @@ def snapshot(root: Path) -> dict[str, bytes]:
 def diff(before: dict[str, bytes], after: dict[str, bytes]) -> list[str]:
     """Paths that differ between two snapshots (empty when identical)."""
     return sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+
+
+def render_template(destination: Path, **answers: object) -> Path:
+    """Render this repository's templates (the plain folder, as a template author does) into
+    `destination` with copier; `answers` must include `kind`. Returns `destination`."""
+    import copier
+
+    copier.run_copy(str(TEMPLATES), str(destination), data=answers, defaults=True, unsafe=True, quiet=True)
+    return destination

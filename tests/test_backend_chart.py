@@ -11,12 +11,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import copier
 import helm_python as helm
 import pytest
 import yaml
 
 from tests import validators
+from tests.helpers import render_template
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICE = "orders"
@@ -74,15 +74,10 @@ CASES: dict[str, dict[str, Any]] = {"defaults": {}, **ENVIRONMENTS}
 
 
 def render_service(destination: Path, name: str) -> Path:
-    copier.run_copy(
-        str(REPO / "templates"),
-        str(destination),
-        data={"kind": "backend", "name": name, "ecosystem": ECOSYSTEM, "registry": REGISTRY, "port": 8001},
-        defaults=True,
-        unsafe=True,
-        quiet=True,
+    return (
+        render_template(destination, kind="backend", name=name, ecosystem=ECOSYSTEM, registry=REGISTRY, port=8001)
+        / "chart"
     )
-    return destination / "chart"
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
 
 from tests import validators
+from tests.helpers import render_template
 from tests.servers import free_port, postgres_server, rabbitmq_server
 from tests.service_venv import clean_env, get, json_records, post_json, pytest_summary, service_venv, wait_until_up
 
@@ -33,15 +33,7 @@ E2E_NAME = "order-history"
 
 
 def render(destination: Path, name: str) -> Path:
-    copier.run_copy(
-        str(REPO / "templates"),
-        str(destination),
-        data={"kind": "backend", "name": name, "ecosystem": ECOSYSTEM, "port": HOST_PORT},
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-    )
-    return destination
+    return render_template(destination, kind="backend", name=name, ecosystem=ECOSYSTEM, port=HOST_PORT)
 
 
 def package_of(name: str) -> str:

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests import validators
+from tests.helpers import render_template
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICE = "storefront"
@@ -59,22 +60,15 @@ CASES: dict[str, dict[str, Any]] = {"defaults": {}, **ENVIRONMENTS}
 
 
 def render_service(destination: Path, name: str) -> Path:
-    copier.run_copy(
-        str(REPO / "templates"),
-        str(destination),
-        data={
-            "kind": "frontend",
-            "name": name,
-            "ecosystem": ECOSYSTEM,
-            "registry": REGISTRY,
-            "port": 3000,
-            "api_service": API_SERVICE,
-        },
-        defaults=True,
-        unsafe=True,
-        quiet=True,
+    return render_template(
+        destination,
+        kind="frontend",
+        name=name,
+        ecosystem=ECOSYSTEM,
+        registry=REGISTRY,
+        port=3000,
+        api_service=API_SERVICE,
     )
-    return destination
 
 
 @pytest.fixture(scope="module")

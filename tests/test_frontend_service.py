@@ -37,6 +37,7 @@ import copier
 import pytest
 
 from tests import validators
+from tests.helpers import render_template
 from tests.servers import free_port
 from tests.service_venv import cache_root, clean_env, service_venv
 
@@ -57,22 +58,15 @@ EXACT_VERSION = re.compile(r"\d+\.\d+\.\d+")
 
 
 def render(destination: Path, name: str, api_service: str) -> Path:
-    copier.run_copy(
-        str(REPO / "templates"),
-        str(destination),
-        data={
-            "kind": "frontend",
-            "name": name,
-            "ecosystem": ECOSYSTEM,
-            "registry": REGISTRY,
-            "port": HOST_PORT,
-            "api_service": api_service,
-        },
-        defaults=True,
-        unsafe=True,
-        quiet=True,
+    return render_template(
+        destination,
+        kind="frontend",
+        name=name,
+        ecosystem=ECOSYSTEM,
+        registry=REGISTRY,
+        port=HOST_PORT,
+        api_service=api_service,
     )
-    return destination
 
 
 @pytest.fixture(scope="module", params=SERVICES, ids=[name for name, _ in SERVICES])

@@ -10,12 +10,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import copier
 import helm_python as helm
 import pytest
 import yaml
 
 from tests import validators
+from tests.helpers import render_template
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICE = "audit-log"
@@ -69,15 +69,9 @@ CASES: dict[str, dict[str, Any]] = {"defaults": {}, **ENVIRONMENTS}
 
 
 def render_service(destination: Path, name: str, kind: str = "worker") -> Path:
-    copier.run_copy(
-        str(REPO / "templates"),
-        str(destination),
-        data={"kind": kind, "name": name, "ecosystem": ECOSYSTEM, "registry": REGISTRY, "port": 8101},
-        defaults=True,
-        unsafe=True,
-        quiet=True,
+    return (
+        render_template(destination, kind=kind, name=name, ecosystem=ECOSYSTEM, registry=REGISTRY, port=8101) / "chart"
     )
-    return destination / "chart"
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ import copier
 import pytest
 
 from tests import validators
+from tests.helpers import render_template
 from tests.servers import PG_BIN, free_port, postgres_server, rabbitmq_server
 from tests.service_venv import clean_env, get, json_records, post_json, pytest_summary, service_venv, wait_until_up
 
@@ -38,15 +39,7 @@ DEADLINE_S = 60.0
 
 
 def render(destination: Path, name: str, kind: str = "worker") -> Path:
-    copier.run_copy(
-        str(REPO / "templates"),
-        str(destination),
-        data={"kind": kind, "name": name, "ecosystem": ECOSYSTEM, "port": HOST_PORT},
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-    )
-    return destination
+    return render_template(destination, kind=kind, name=name, ecosystem=ECOSYSTEM, port=HOST_PORT)
 
 
 def package_of(name: str) -> str:
