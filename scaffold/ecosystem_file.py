@@ -169,6 +169,9 @@ def _service(name: str, node: Any, parent: Any) -> Service:
     path = _req_str(tree, "path")
     if path.startswith("/") or ".." in Path(path).parts:
         raise _fail("'path' must be relative to the meta-project and stay inside it", tree, "path")
+    repository = _str(tree, "repository", optional=True)
+    if repository is not None and path in ("", "."):
+        raise _fail("a service with its own 'repository' needs a 'path' of its own", tree, "path")
     return Service(
         name=name,
         kind=kind,
@@ -180,6 +183,7 @@ def _service(name: str, node: Any, parent: Any) -> Service:
         publishes=publishes,
         subscribes=subscribes,
         calls=calls,
+        repository=repository,
     )
 
 
@@ -267,6 +271,8 @@ def with_service(document: EcosystemDocument, service: Service) -> bytes:
     entry["kind"] = service.kind
     entry["path"] = service.path
     entry["port"] = service.port
+    if service.repository is not None:
+        entry["repository"] = service.repository
     if service.route is not None:
         entry["route"] = service.route
     template = CommentedMap()

@@ -71,6 +71,7 @@ class Service:
     publishes: tuple[str, ...] = ()  # routing keys of the events it publishes (backends)
     subscribes: tuple[str, ...] = ()  # topic patterns of the events it consumes (workers)
     calls: tuple[str, ...] = ()  # services whose API it calls through the gateway (frontends)
+    repository: str | None = None  # git URL of the service's own repository, checked out at `path`
 
     @property
     def package(self) -> str:

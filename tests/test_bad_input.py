@@ -206,6 +206,13 @@ MORE_CASES = [
         "unknown kind 'database'",
         _then(_new_orders, _edit("ecosystem.yaml", "kind: backend", "kind: database")),
     ),
+    Case(
+        "ecosystem.yaml empty repository",
+        ["sync"],
+        USAGE,
+        "'repository' must be a non-empty string",
+        _then(_new_orders, _edit("ecosystem.yaml", "    kind: backend", "    kind: backend\n    repository: ''")),
+    ),
     Case("derived.json corrupt", ["sync"], USAGE, "is corrupt", _write(".scaffold/derived.json", "{nope")),
     Case(
         "derived file edited",

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,85 @@ def test_10_a_service_in_its_own_repository_updates_by_scaffold_and_by_plain_cop
     assert "services/orders" not in status(root)
     ecosystem = yaml.safe_load((root / "ecosystem.yaml").read_text())
     assert ecosystem["services"]["orders"]["template"]["version"] == "2.0.0"
+
+
+def _own_repository(tmp_path: Path, template: TemplateRepo) -> tuple[Path, Path]:
+    """A meta-project whose orders lives in its own repository, registered by git URL and pushed to a
+    bare "server" repository: (the meta-project, the bare repository)."""
+    root = meta_project(tmp_path, template, "orders")
+    service = root / "services" / "orders"
+    server = tmp_path / "server" / "orders.git"
+    git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(server))
+    git(root, "rm", "-r", "--cached", "--quiet", "services/orders")
+    git(service, "init", "--quiet", "--initial-branch=main")
+    app = service / "app.py"
+    app.write_text(app.read_text().replace("return a + b", "return a + b  # ours"))
+    commit_all(service, "orders, with our edit")
+    git(service, "push", "--quiet", f"file://{server}", "main")
+    (root / ".gitignore").write_text((root / ".gitignore").read_text() + "services/orders/\n")
+    ecosystem = root / "ecosystem.yaml"
+    text = ecosystem.read_text()
+    assert "    path: services/orders\n" in text
+    ecosystem.write_text(
+        text.replace("    path: services/orders\n", f"    path: services/orders\n    repository: file://{server}\n")
+    )
+    commit_all(root, "orders has its own repository")
+    return root, server
+
+
+def test_10_a_service_registered_by_git_url_is_cloned_when_missing_then_updated(tmp_path: Path) -> None:
+    template = TemplateRepo(tmp_path / "platform-templates")
+    template.release("1.0.0")
+    root, server = _own_repository(tmp_path, template)
+    # A new machine: a fresh clone of the meta-project has no checkout of orders.
+    laptop = tmp_path / "laptop" / "shop"
+    git(tmp_path, "clone", "--quiet", str(root), str(laptop))
+    service = laptop / "services" / "orders"
+    assert not service.exists()
+    check = scaffold("check", "orders", "--json", "--no-checkov", cwd=laptop, check=False)
+    assert check.returncode == 5 and "`scaffold update orders` clones it" in check.stdout
+    template.replace("backend/app.py", 'print(greet("world"))', 'print(greet("everyone"))')
+    template.release("2.0.0")
+
+    preview = scaffold("update", "orders", "--dry-run", cwd=laptop)
+    assert f"would clone file://{server}" in preview.stdout and 'greet("everyone")' in preview.stdout
+    assert not service.exists() and status(laptop) == ""  # a dry run clones into a temporary directory
+
+    done = scaffold("update", "orders", cwd=laptop)
+
+    assert f"cloned file://{server} into services/orders" in done.stdout
+    assert git(service, "remote", "get-url", "origin").strip() == f"file://{server}"
+    app = (service / "app.py").read_text()
+    assert "return a + b  # ours" in app and 'greet("everyone")' in app
+    assert yaml.safe_load((service / ".copier-answers.yml").read_text())["_commit"] == "v2.0.0"
+    assert status(service) == " M .copier-answers.yml\n M app.py\n"  # waits for review in its repository
+    ecosystem = yaml.safe_load((laptop / "ecosystem.yaml").read_text())
+    assert ecosystem["services"]["orders"]["template"]["version"] == "2.0.0"
+    assert "services/orders" not in status(laptop)
+
+
+def test_a_service_whose_repository_cannot_be_cloned_fails_alone_and_nothing_is_written(tmp_path: Path) -> None:
+    template = TemplateRepo(tmp_path / "platform-templates")
+    template.release("1.0.0")
+    root, server = _own_repository(tmp_path, template)
+    scaffold("new", "backend", "stock", "--defaults", cwd=root)
+    commit_all(root, "stock")
+    shutil.rmtree(root / "services" / "orders")
+    shutil.rmtree(server)
+    template.replace("backend/app.py", 'print(greet("world"))', 'print(greet("everyone"))')
+    template.release("2.0.0")
+    before = snapshot(root)
+
+    proc = scaffold("update", "orders", "--dry-run", cwd=root, check=False)
+    assert proc.returncode == 7 and f"cannot clone file://{server}" in proc.stdout
+    assert diff(before, snapshot(root)) == []
+
+    proc = scaffold("update", "orders", "stock", cwd=root, check=False)
+
+    assert proc.returncode == 7, proc.stdout + proc.stderr
+    assert f"cannot clone file://{server}" in proc.stdout
+    assert not (root / "services" / "orders").exists()
+    assert 'greet("everyone")' in (root / "services" / "stock" / "app.py").read_text()  # the other one updated
 
 
 @pytest.mark.e2e

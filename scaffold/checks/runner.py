@@ -46,7 +46,10 @@ TOOL_NAMES: Final = {
 HINTS: Final = {
     "ecosystem.yaml": ecosystem_file.FIX_HINT,
     "derived": derived.SYNC_HINT,
-    "files": "Restore the service's directory from git, or `scaffold remove NAME` to unwire it.",
+    "files": (
+        "Restore the service's directory from git (a service with its own `repository` is cloned by "
+        "`scaffold update NAME`), or `scaffold remove NAME` to unwire it."
+    ),
     "answers": "Restore .copier-answers.yml from git; it must name the template version ecosystem.yaml names.",
     "compose": "Fix the compose file; `docker compose config` shows the resolved model.",
     "chart": "Fix the chart or the environment values (environments.<env>.values in ecosystem.yaml).",
@@ -130,7 +133,10 @@ def _plan_service(plan: _Plan, root: Path, ecosystem: Ecosystem, tree: Any, serv
     name = service.name
     directory = root / service.path
     if not directory.is_dir():
-        missing = Finding("error", "missing: the service's directory does not exist", service.path)
+        message = "missing: the service's directory does not exist"
+        if service.repository is not None:
+            message += f" (its repository {service.repository} is not checked out: `scaffold update {name}` clones it)"
+        missing = Finding("error", message, service.path)
         plan.units.append(_unit(0.0, name, "files", partial(_given, [missing])))
         return
     version_at = ecosystem_file.position(tree, ["services", name, "template", "version"]) or (None, None)

@@ -2,8 +2,9 @@
 
 Data flow: find the meta-project and take its lock -> choose the targets -> per template source,
 find the versions (the meta-project's store, the shipped templates, the source repository) and
-prepare one checkout of each version the run needs (shared by every target) -> per target, check
-that its files are committed and which version rendered it -> plan every target in parallel
+prepare one checkout of each version the run needs (shared by every target) -> per target, clone
+its own repository when its checkout is missing (scaffold.checkouts; into a temporary directory for
+--dry-run), check that its files are committed and which version rendered it -> plan every target in parallel
 processes (scaffold.update.plan: render old and new, three-way merge, migrations) -> unless
 --dry-run, write all plans, the new versions, the store and the re-derived wiring in one
 transaction (scaffold.update.apply). Exit code 0 when every target is updated or current, 6 when
@@ -13,6 +14,7 @@ one has conflicts, 7 when one failed or was refused.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,12 +56,13 @@ class Target:
     location: str  # "." for the meta-project
     template: TemplateRef
     exclude: tuple[str, ...] = ()  # paths inside it that are other targets
+    repository: str | None = None  # the service's own repository, cloned at `location` when missing
 
 
 def _targets(ecosystem: Ecosystem, names: Sequence[str], all_targets: bool) -> list[Target]:
     service_paths = tuple(s.path for s in ecosystem.services)
     meta = Target(ecosystem.name, META, ecosystem.template, service_paths)
-    services = {s.name: Target(s.name, s.path, s.template) for s in ecosystem.services}
+    services = {s.name: Target(s.name, s.path, s.template, repository=s.repository) for s in ecosystem.services}
     if all_targets:
         if names:
             raise UsageError("Give service names or --all, not both.", "Example: scaffold update --all")
@@ -78,10 +81,28 @@ def _targets(ecosystem: Ecosystem, names: Sequence[str], all_targets: bool) -> l
     return chosen
 
 
-def _place(root: Path, target: Target) -> Place:
+def _checkout(root: Path, target: Target, scratch: Path | None, notes: list[str]) -> Path:
+    """The target's directory; a missing checkout of a service with its own repository is cloned
+    first: at its path, or into `scratch` for a dry run (which writes nothing into the meta-project)."""
     path = root / target.location
+    if target.repository is None or path.exists():
+        return path
+    from scaffold.checkouts import clone
+
+    if scratch is not None:
+        destination = scratch / target.name
+        clone(target.repository, destination, cwd=root)
+        notes.append(f"{target.name}: {target.location} is missing; the update would clone {target.repository} there.")
+        return destination
+    clone(target.repository, path, cwd=root)
+    notes.append(f"{target.name}: cloned {target.repository} into {target.location}.")
+    return path
+
+
+def _place(path: Path, target: Target) -> Place:
     if not path.is_dir():
-        raise ScaffoldError(f"{target.location} does not exist", "Check out the service's repository at its path.")
+        hint = "Check out the service's repository at its path, or give it a `repository:` in ecosystem.yaml."
+        raise ScaffoldError(f"{target.location} does not exist", hint)
     try:
         top = Path(git("rev-parse", "--show-toplevel", cwd=path).decode().strip()).resolve()
     except GitError:
@@ -152,6 +173,7 @@ def _prepare(
     trust: bool,
     dry_run: bool,
     notes: list[str],
+    scratch: Path | None,
 ) -> _Prepared:
     libraries = {t.template.source: _library(t.template.source, root, notes) for t in targets}
     goals: dict[str, TemplateVersion] = {}
@@ -173,7 +195,7 @@ def _prepare(
     for target in targets:
         lib, goal = libraries[target.template.source], goals[target.template.source]
         try:
-            place = _place(root, target)
+            place = _place(_checkout(root, target, scratch, notes), target)
             prepared.places[target.name] = place
             recorded = lib.find(target.template.version)
             name = answers_file(lib.directory(recorded)) if recorded else answers_file(lib.directory(goal))
@@ -304,10 +326,19 @@ def update(
         targets = _targets(ecosystem, names, all_targets)
         plan_wiring(root, ecosystem)  # stops now, before any work, if a derived file was edited by hand
         notes: list[str] = []
-        prepared = _prepare(
-            root, targets, to=to, data=list(data), style=style, trust=trust, dry_run=dry_run, notes=notes
-        )
-        plans = _run_jobs(prepared.jobs, workers, progress)
+        with tempfile.TemporaryDirectory(prefix="scaffold-update-") as scratch:
+            prepared = _prepare(
+                root,
+                targets,
+                to=to,
+                data=list(data),
+                style=style,
+                trust=trust,
+                dry_run=dry_run,
+                notes=notes,
+                scratch=Path(scratch) if dry_run else None,
+            )
+            plans = _run_jobs(prepared.jobs, workers, progress)
         order = {t.name: i for i, t in enumerate(targets)}
         reports = sorted([*prepared.done, *(_report(p, dry_run) for p in plans)], key=lambda t: order[t.name])
         wiring: tuple[Change, ...] = ()
