@@ -341,3 +341,31 @@ def test_list_shows_the_template_version_and_a_newer_one(scenario: Scenario) -> 
     }
     after = {t["name"]: t for t in json.loads(scaffold("list", "--json", cwd=scenario.after).stdout)["templates"]}
     assert after["orders"]["update_available"] is False
+
+
+def test_a_conflicted_meta_project_file_still_records_the_new_versions(tmp_path: Path) -> None:
+    template = TemplateRepo(tmp_path / "template")
+    template.release("1.0.0")
+    root = meta_project(tmp_path, template, "orders")
+    _edit(root / "ecosystem.yaml", "# ecosystem.yaml of shop", "# ecosystem.yaml of shop (ours)")
+    commit_all(root, "our heading")
+    template.replace("ecosystem/ecosystem.yaml.jinja", "of {{ name }}", "of {{ name }} (theirs)")
+    template.replace("backend/config.ini.jinja", "level = info", "level = warning")
+    template.release("2.0.0")
+
+    proc = scaffold("update", "--all", cwd=root, check=False)
+
+    assert proc.returncode == 6, proc.stdout + proc.stderr
+    assert "the new template versions are recorded in it" in proc.stdout
+    text = (root / "ecosystem.yaml").read_text()
+    assert "<<<<<<< shop (yours)" in text and ">>>>>>> template 2.0.0" in text
+    start, end = text.index("<<<<<<<"), text.index(">>>>>>> template 2.0.0\n") + len(">>>>>>> template 2.0.0\n")
+    resolved = text[:start] + "# ecosystem.yaml of shop (ours and theirs)\n" + text[end:]
+    ecosystem = yaml.safe_load(resolved)
+    assert ecosystem["template"]["version"] == "2.0.0"
+    assert ecosystem["services"]["orders"]["template"]["version"] == "2.0.0"
+    (root / "ecosystem.yaml").write_text(resolved)
+    git(root, "add", "ecosystem.yaml")
+    scaffold("sync", cwd=root)
+    commit_all(root, "update to 2.0.0")
+    assert scaffold("update", "--all", cwd=root).stdout.count("up to date") == 2

@@ -17,7 +17,7 @@ from scaffold.errors import ScaffoldError
 from scaffold.results import Change
 from scaffold.template_repo import git
 from scaffold.transaction import Transaction
-from scaffold.update.merge import Conflict
+from scaffold.update.merge import Conflict, Labels, merge_text
 from scaffold.update.plan import META, FileChange, Plan
 from scaffold.wiring_apply import changes as wiring_changes
 from scaffold.wiring_apply import plan_wiring, stage_wiring
@@ -79,10 +79,19 @@ def apply(
         model = ecosystem_file.parse(text.decode("utf-8")).model
     except ScaffoldError:
         model = None
-        notes.append(
-            f"{ecosystem_file.FILE_NAME} has conflicts to resolve: the template versions were not recorded in it "
-            "and the wiring was not re-derived; resolve it, commit, then run `scaffold update` and `scaffold sync`."
-        )
+        remerged = _conflicted_with_versions(meta_plan, versions, meta_version)
+        if remerged is not None:
+            text = remerged
+            notes.append(
+                f"{ecosystem_file.FILE_NAME} has conflicts to resolve (the new template versions are recorded in it); "
+                "the wiring was not re-derived: resolve the conflicts, then run `scaffold sync` and commit."
+            )
+        else:
+            notes.append(
+                f"{ecosystem_file.FILE_NAME} has conflicts to resolve: the template versions were not recorded in "
+                "it and the wiring was not re-derived; resolve it, commit, then run `scaffold update` and "
+                "`scaffold sync`."
+            )
     files, wiring = plan_wiring(root, model) if model is not None else ((), None)
     with Transaction(root) as tx:
         for plan in plans:
@@ -101,6 +110,29 @@ def apply(
             if plan.conflicts:
                 mark_unmerged(places[plan.name], plan.conflicts)
     return Applied(wiring_changes(root, wiring) if wiring is not None else (), tuple(notes))
+
+
+def _conflicted_with_versions(
+    meta_plan: Plan | None, versions: Mapping[str, str], meta_version: str | None
+) -> bytes | None:
+    """The meta-project's conflicted ecosystem.yaml merged again with the new versions recorded.
+
+    The versions are written into the committed side (ours), which parses, and the three-way
+    merge is redone: a service's version lives in `services`, which only ours has, and the
+    meta-project's own version then equals the template's, so neither can add a conflict. None
+    when the conflict is not a text merge this can redo.
+    """
+    conflict = next((c for c in (meta_plan.conflicts if meta_plan else ()) if c.path == ecosystem_file.FILE_NAME), None)
+    if meta_plan is None or conflict is None or conflict.ours is None or conflict.theirs is None:
+        return None
+    try:
+        ours = with_versions(conflict.ours.data, versions, meta_version)
+    except ScaffoldError:
+        return None
+    labels = Labels.of_update(meta_plan.name, meta_plan.old_version, meta_plan.new_version)
+    base = conflict.base.data if conflict.base is not None else b""
+    merged, _, _ = merge_text(ours, base, conflict.theirs.data, labels, "inline")
+    return merged
 
 
 def _stage(tx: Transaction, relative: str, change: FileChange) -> None:

@@ -28,6 +28,11 @@ class Labels:
     base: str
     theirs: str
 
+    @classmethod
+    def of_update(cls, name: str, old_version: str, new_version: str) -> Labels:
+        """The conflict marker labels of an update of `name` from one template version to another."""
+        return cls(ours=f"{name} (yours)", base=f"template {old_version}", theirs=f"template {new_version}")
+
 
 @dataclass(frozen=True)
 class Conflict:

@@ -85,7 +85,7 @@ class Plan:
 
 
 def _labels(job: Job) -> Labels:
-    return Labels(ours=f"{job.name} (yours)", base=f"template {job.old.version}", theirs=f"template {job.new.version}")
+    return Labels.of_update(job.name, job.old.version, job.new.version)
 
 
 def _answers(tree: Tree, name: str) -> dict[str, Any]:
