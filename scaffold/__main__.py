@@ -1,3 +1,3 @@
-from scaffold.cli import app
+from scaffold.cli import run
 
-app()
+run()

@@ -353,5 +353,33 @@ def main(
     pass
 
 
+# typer vendors click and exports only BadParameter; its base class is click's UsageError, which
+# every mistake on the command line raises (unknown option or command, missing or bad argument).
+_ClickUsageError: type[Exception] = typer.BadParameter.__mro__[1]
+
+
 def run() -> NoReturn:
-    sys.exit(app())
+    """The entry point: click's own usage errors get scaffold's `error:` + `hint:` form too."""
+    try:
+        code = app(standalone_mode=False)
+    except _ClickUsageError as err:
+        sys.exit(_usage_error(err))
+    except typer.Abort:
+        print("error: interrupted; nothing was changed.", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(err: Exception) -> int:
+    from scaffold.errors import ExitCode, UsageError
+    from scaffold.output import error
+
+    context = getattr(err, "ctx", None)
+    if type(err).__name__ == "NoArgsIsHelpError":  # `scaffold` alone: the help is the answer
+        print(str(err), file=sys.stderr)
+        return int(ExitCode.USAGE)
+    format_message = getattr(err, "format_message", None)
+    message = (format_message() if callable(format_message) else str(err)).strip()
+    command = context.command_path if context is not None else "scaffold"
+    error(UsageError(message if message.endswith((".", "?")) else f"{message}.", f"See `{command} --help`."))
+    return int(ExitCode.USAGE)

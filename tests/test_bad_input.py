@@ -213,6 +213,10 @@ MORE_CASES = [
         "'repository' must be a non-empty string",
         _then(_new_orders, _edit("ecosystem.yaml", "    kind: backend", "    kind: backend\n    repository: ''")),
     ),
+    Case("unknown option", ["new", "backend", "orders", "--bogus"], USAGE, "No such option: --bogus"),
+    Case("unknown command", ["frobnicate"], USAGE, "No such command 'frobnicate'"),
+    Case("missing argument", ["new", "backend"], USAGE, "Missing argument 'name'"),
+    Case("option not a number", ["update", "--all", "--jobs", "many"], USAGE, "Invalid value for '--jobs'"),
     Case("derived.json corrupt", ["sync"], USAGE, "is corrupt", _write(".scaffold/derived.json", "{nope")),
     Case(
         "derived file edited",
