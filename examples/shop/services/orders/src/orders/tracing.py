@@ -94,4 +94,11 @@ def configure_tracing(default_service_name: str) -> TracerProvider | None:
 def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
     """Server spans for every request except the excluded URLs; W3C context is extracted."""
     excluded = os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS") or DEFAULT_EXCLUDED_URLS
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls=excluded)
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        excluded_urls=excluded,
+        # One internal span per ASGI message (request body, response start, response body)
+        # would triple the spans of every request and tell nothing the server span does not.
+        exclude_spans=["receive", "send"],
+    )
