@@ -273,3 +273,19 @@ def test_a_kill_at_every_step_leaves_before_or_after(cases: Cases, command: str,
     assert len(verdicts) > 10 and verdicts[0] == "before" and verdicts[-1] == "after", verdicts
     flips = sum(1 for a, b in itertools.pairwise(verdicts) if a != b)
     assert flips == 1, f"once complete, a later kill must not undo the command: {verdicts}"
+
+
+@pytest.mark.parametrize("reader", [["list", "--json"], ["graph"]])
+def test_list_and_graph_finish_or_undo_a_killed_command_first(cases: Cases, reader: list[str], tmp_path: Path) -> None:
+    case = cases["new"]
+    states = _crash_states(case, "new", tmp_path)
+    pending = [s for s in states if _transaction_dir(s)]
+    assert pending, "no state was killed inside a transaction"
+    state = pending[len(pending) // 2]
+
+    shown = scaffold(*reader, cwd=state).stdout
+
+    now = snapshot(state)
+    verdict = "before" if not diff(case.before, now) else "after"
+    assert diff(getattr(case, verdict), now) == [], f"{state.name}: neither before nor after"
+    assert ("billing" in shown) == (verdict == "after"), shown

@@ -9,7 +9,7 @@ from typing import Final
 
 from scaffold import ecosystem_file, graph
 from scaffold.errors import NotFoundError, ScaffoldError, UsageError
-from scaffold.project import find_root
+from scaffold.project import find_root, reading
 from scaffold.results import GraphResult
 
 FORMATS: Final = ("mermaid", "dot", "svg")
@@ -40,7 +40,8 @@ def render(start: Path, *, format: str) -> GraphResult:
     if format not in FORMATS:
         raise UsageError(f"Unknown format '{format}'.", f"Use one of: {', '.join(FORMATS)}.")
     root = find_root(start)
-    picture = graph.build(ecosystem_file.load(root).model)
+    with reading(root):  # a change a killed command left half done is finished or undone first
+        picture = graph.build(ecosystem_file.load(root).model)
     if format == "mermaid":
         text = graph.mermaid(picture)
     elif format == "dot":

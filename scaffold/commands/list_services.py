@@ -7,7 +7,7 @@ from pathlib import Path
 from scaffold import ecosystem_file
 from scaffold.errors import NotFoundError
 from scaffold.model import Ecosystem
-from scaffold.project import find_root
+from scaffold.project import find_root, reading
 from scaffold.results import ListResult, TemplateStatus
 from scaffold.template_repo import parse_version
 
@@ -37,5 +37,6 @@ def drift(root: Path, ecosystem: Ecosystem) -> tuple[TemplateStatus, ...]:
 
 def list_services(start: Path) -> ListResult:
     root = find_root(start)
-    ecosystem = ecosystem_file.load(root).model
+    with reading(root):  # a change a killed command left half done is finished or undone first
+        ecosystem = ecosystem_file.load(root).model
     return ListResult(root=root, ecosystem=ecosystem, templates=drift(root, ecosystem))
