@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -139,4 +138,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

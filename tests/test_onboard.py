@@ -162,7 +162,7 @@ def test_an_unreadable_progress_file_is_named_with_a_way_out(ecosystem: Path) ->
 # --- through a real terminal ------------------------------------------------------------------------
 
 
-def _spawn(ecosystem: Path, *args: str) -> pexpect.spawn:
+def _spawn(ecosystem: Path, *args: str) -> pexpect.spawn[str]:
     return pexpect.spawn(
         sys.executable,
         ["-m", "scaffold", "onboard", *args],
@@ -173,7 +173,7 @@ def _spawn(ecosystem: Path, *args: str) -> pexpect.spawn:
     )
 
 
-def _go_on(child: pexpect.spawn, number: int) -> None:
+def _go_on(child: pexpect.spawn[str], number: int) -> None:
     child.expect(f"Go on to step {number}")
     child.send(ENTER)  # the default: yes
 

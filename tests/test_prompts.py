@@ -14,7 +14,7 @@ ENTER = "\r"
 CLEAR = "\x15"  # Ctrl-U: the default is pre-filled, a user clears it before typing
 
 
-def _spawn(args: list[str], cwd: Path) -> pexpect.spawn:
+def _spawn(args: list[str], cwd: Path) -> pexpect.spawn[str]:
     return pexpect.spawn(
         sys.executable, ["-m", "scaffold", *args], cwd=str(cwd), encoding="utf-8", timeout=60, dimensions=(40, 120)
     )

@@ -76,7 +76,7 @@ def _allowed(root: Path, relative: str, kind: str, value: str | None) -> bool:
 
 
 def _scan(root: Path) -> list[str]:
-    from detect_secrets import SecretsCollection
+    from detect_secrets.core.secrets_collection import SecretsCollection
     from detect_secrets.settings import default_settings
 
     found: list[str] = []

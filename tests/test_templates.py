@@ -27,7 +27,7 @@ from scaffold.templates import (
 from tests.helpers import diff, scaffold, snapshot
 from tests.update_helpers import TemplateRepo, commit_all
 
-ANSWERS = {
+ANSWERS: dict[str, dict[str, object]] = {
     "backend": {"kind": "backend", "name": "order-history", "ecosystem": "shop", "port": 8005},
     "ecosystem": {"kind": "ecosystem", "name": "shop", "description": "A shop", "registry": "r.example.com/shop"},
     "worker": {"kind": "worker", "name": "fulfilment", "ecosystem": "shop", "port": 8006},

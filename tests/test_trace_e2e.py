@@ -64,7 +64,7 @@ def wait_for(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
     for _ in range(600):
         if proc.poll() is not None:
-            raise AssertionError(f"{proc.args} exited {proc.returncode}:\n{log.read_text()}")
+            raise AssertionError(f"{proc.args!r} exited {proc.returncode}:\n{log.read_text()}")
         with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1):
             return
         time.sleep(0.1)

@@ -332,12 +332,12 @@ def test_gateway_routes_requests_to_the_backends(project: Path, eco: Ecosystem, 
     private_tmp.mkdir()
     shutil.copy(project / "gateway" / "nginx.conf", private_tmp / "nginx.conf")
     traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    requests = [
-        ["/api/orders/items/7?limit=2", {"traceparent": traceparent, "tracestate": "vendor=1", "X-Request-ID": "abc"}],
-        ["/api/order-history/", {}],
-        ["/api/orders", {}],
-        ["/api/catalog/items", {}],
-        ["/healthz", {}],
+    requests: list[tuple[str, dict[str, str]]] = [
+        ("/api/orders/items/7?limit=2", {"traceparent": traceparent, "tracestate": "vendor=1", "X-Request-ID": "abc"}),
+        ("/api/order-history/", {}),
+        ("/api/orders", {}),
+        ("/api/catalog/items", {}),
+        ("/healthz", {}),
     ]
     proc = subprocess.run(
         [
