@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from scaffold.errors import ScaffoldError
+from scaffold.model import Service
 from scaffold.prerequisites import ToolStatus
 from scaffold.results import (
     Change,
@@ -39,6 +40,18 @@ def _changes(changes: tuple[Change, ...], dry_run: bool) -> list[str]:
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def _missing_lines(missing: list[Service]) -> list[str]:
+    """What to do about services whose directory is missing."""
+    lines = []
+    cloned = [s.name for s in missing if s.repository is not None]
+    if cloned:
+        lines.append(f"Not checked out: {', '.join(cloned)}; `scaffold update {' '.join(cloned)}` clones them.")
+    lost = [s.name for s in missing if s.repository is None]
+    if lost:
+        lines.append(f"Missing: {', '.join(lost)}; restore from git, or `scaffold remove NAME` to unwire.")
+    return lines
 
 
 def text(result: Result) -> str:
@@ -95,7 +108,7 @@ def text(result: Result) -> str:
                     [
                         s.name,
                         s.kind,
-                        s.path,
+                        f"{s.path} (missing)" if s.name in result.missing else s.path,
                         str(s.port),
                         s.route or "-",
                         f"{s.template.source} {s.template.version}",
@@ -112,6 +125,7 @@ def text(result: Result) -> str:
                 )
             if any(t.update_available for t in result.templates):
                 lines.append("Newer template versions exist: `scaffold update --all --dry-run` shows what they change.")
+            lines += _missing_lines([s for s in services if s.name in result.missing])
         case DoctorResult():
             lines += doctor_lines(result)
         case GraphResult():

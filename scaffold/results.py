@@ -68,6 +68,7 @@ class ListResult:
     root: Path
     ecosystem: Ecosystem
     templates: tuple[TemplateStatus, ...] = ()  # the meta-project's and each service's template drift
+    missing: tuple[str, ...] = ()  # services whose directory does not exist (not checked out, deleted)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -109,6 +110,8 @@ def test_10_a_service_registered_by_git_url_is_cloned_when_missing_then_updated(
     assert not service.exists()
     check = scaffold("check", "orders", "--json", "--no-checkov", cwd=laptop, check=False)
     assert check.returncode == 5 and "`scaffold update orders` clones it" in check.stdout
+    assert "services/orders (missing)" in scaffold("list", cwd=laptop).stdout
+    assert json.loads(scaffold("list", "--json", cwd=laptop).stdout)["missing"] == ["orders"]
     template.replace("backend/app.py", 'print(greet("world"))', 'print(greet("everyone"))')
     template.release("2.0.0")
 
@@ -127,6 +130,7 @@ def test_10_a_service_registered_by_git_url_is_cloned_when_missing_then_updated(
     ecosystem = yaml.safe_load((laptop / "ecosystem.yaml").read_text())
     assert ecosystem["services"]["orders"]["template"]["version"] == "2.0.0"
     assert "services/orders" not in status(laptop)
+    assert json.loads(scaffold("list", "--json", cwd=laptop).stdout)["missing"] == []
 
 
 def test_a_service_whose_repository_cannot_be_cloned_fails_alone_and_nothing_is_written(tmp_path: Path) -> None:

@@ -39,4 +39,5 @@ def list_services(start: Path) -> ListResult:
     root = find_root(start)
     with reading(root):  # a change a killed command left half done is finished or undone first
         ecosystem = ecosystem_file.load(root).model
-    return ListResult(root=root, ecosystem=ecosystem, templates=drift(root, ecosystem))
+    missing = tuple(s.name for s in ecosystem.services if not (root / s.path).is_dir())
+    return ListResult(root=root, ecosystem=ecosystem, templates=drift(root, ecosystem), missing=missing)
