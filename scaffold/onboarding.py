@@ -166,6 +166,23 @@ def _check(ecosystem: Ecosystem) -> Step:
                 "and the tests use them."
             ),
             Requirements(Table(("what", "group", "needed for", "how to get it"), tuple(rows))),
+            *_own_repositories(ecosystem),
+        ),
+    )
+
+
+def _own_repositories(ecosystem: Ecosystem) -> tuple[Paragraph, ...]:
+    """How to get the services that live in repositories of their own (none: nothing to say)."""
+    own = sorted((s for s in ecosystem.services if s.repository is not None), key=lambda s: s.name)
+    if not own:
+        return ()
+    listed = ", ".join(f"{_code(s.name)} ({_code(s.repository or '')} at {_code(s.path)})" for s in own)
+    names = " ".join(s.name for s in own)
+    return (
+        Paragraph(
+            f"Some services live in repositories of their own: {listed}. "
+            f"`scaffold update {names}` clones those not checked out yet (with your git credentials); "
+            "`scaffold list` marks a missing checkout."
         ),
     )
 

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pexpect
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from scaffold import ecosystem_file
-from scaffold.onboarding import STEP_TITLES, Table, steps
+from scaffold.onboarding import STEP_TITLES, Table, step_markdown, steps
 from scaffold.wiring.onboarding_guide import layout
 from tests.check_ecosystem import check
 from tests.helpers import diff, scaffold, snapshot
@@ -112,6 +113,22 @@ def test_every_path_the_guide_names_exists(ecosystem: Path) -> None:
     for cell, _ in places.rows:
         path = cell.strip("`").replace("<name>", "orders")
         assert (ecosystem / path).exists(), path
+
+
+def test_the_first_step_says_how_to_get_the_services_in_repositories_of_their_own(ecosystem: Path) -> None:
+    scaffold("new", "backend", "orders", "--defaults", cwd=ecosystem)
+    scaffold("new", "backend", "billing", "--defaults", cwd=ecosystem)
+    model = ecosystem_file.load(ecosystem).model
+    assert "repositories of their own" not in step_markdown(steps(model, layout())[0])
+    billing = model.service("billing")
+    assert billing is not None
+    own = replace(billing, repository="git@git.example.com:shop/billing.git")
+    model = replace(model, services=tuple(own if s.name == "billing" else s for s in model.services))
+
+    text = step_markdown(steps(model, layout())[0])
+
+    assert "`billing` (`git@git.example.com:shop/billing.git` at `services/billing`)" in text
+    assert "`scaffold update billing` clones" in text and "`orders`" not in text
 
 
 @pytest.fixture(scope="module")
