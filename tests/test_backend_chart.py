@@ -6,24 +6,35 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import helm_python as helm
 import pytest
 import yaml
 
-from tests import validators
-from tests.helpers import render_template
+from tests import chart_checks, validators
+from tests.chart_checks import (
+    DIGEST,
+    ECOSYSTEM,
+    MIGRATE_HOOK,
+    REGISTRY,
+    RELEASE,
+    TEST_HOOK,
+    assert_restricted,
+    container,
+    deployments_by_name,
+    env_of,
+    kinds,
+    namespace_of,
+    only,
+    pod_spec,
+    render,
+    selects,
+    values_id,
+)
 
-REPO = Path(__file__).resolve().parent.parent
 SERVICE = "orders"
-ECOSYSTEM = "shop"
-REGISTRY = "registry.example.com/shop"
-RELEASE = "shop"
-DIGEST = "sha256:" + "0123456789abcdef" * 4
 OTHER_DIGEST = "sha256:" + "fedcba9876543210" * 4
 
 # What the umbrella chart of the meta-project sets per environment (each in its own namespace).
@@ -74,58 +85,12 @@ CASES: dict[str, dict[str, Any]] = {"defaults": {}, **ENVIRONMENTS}
 
 
 def render_service(destination: Path, name: str) -> Path:
-    return (
-        render_template(destination, kind="backend", name=name, ecosystem=ECOSYSTEM, registry=REGISTRY, port=8001)
-        / "chart"
-    )
+    return chart_checks.render_project(destination, "backend", name, port=8001) / "chart"
 
 
 @pytest.fixture(scope="module")
 def chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return render_service(tmp_path_factory.mktemp("service") / SERVICE, SERVICE)
-
-
-def namespace_of(case: str) -> str:
-    return ECOSYSTEM if case == "defaults" else f"{ECOSYSTEM}-{case}"
-
-
-def render(chart: Path, values: dict[str, Any] | None = None, namespace: str = ECOSYSTEM) -> list[dict[str, Any]]:
-    return validators.helm_render(chart, values or {}, name=RELEASE, namespace=namespace)
-
-
-TEST_HOOK = "test"
-MIGRATE_HOOK = "pre-install,pre-upgrade"
-
-
-def only(docs: list[dict[str, Any]], kind: str, *, hook: str | None = None) -> dict[str, Any]:
-    """The one object of a kind that belongs to the release (hook None) or to a Helm hook."""
-    found = [d for d in docs if d["kind"] == kind and d["metadata"]["annotations"].get("helm.sh/hook") == hook]
-    assert len(found) == 1, f"expected one {kind} (hook={hook}), got {[d['metadata']['name'] for d in found]}"
-    return found[0]
-
-
-def kinds(docs: list[dict[str, Any]]) -> list[str]:
-    return sorted(d["kind"] for d in docs)
-
-
-def pod_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    spec: dict[str, Any] = only(docs, "Deployment")["spec"]["template"]["spec"]
-    return spec
-
-
-def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    containers = pod_spec(docs)["containers"]
-    assert len(containers) == 1
-    found: dict[str, Any] = containers[0]
-    return found
-
-
-def env_of(c: dict[str, Any]) -> dict[str, Any]:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
-
-
-def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def checkov_skips(doc: dict[str, Any]) -> dict[str, str]:
@@ -163,10 +128,7 @@ def test_chart_metadata_names_the_service(chart: Path) -> None:
 
 
 def test_generated_chart_has_no_leftover_template_syntax(chart: Path) -> None:
-    for path in chart.rglob("*"):
-        if path.is_file():
-            text = path.read_text()
-            assert "{%" not in text and "endraw" not in text, path
+    chart_checks.assert_no_template_leftovers(chart)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,18 +211,15 @@ def test_helm_lint_reports_schema_violations(chart: Path) -> None:
             "/topologySpreadConstraints/0/whenUnsatisfiable",
         ),
     ],
-    ids=lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v,
+    ids=values_id,
 )
 def test_schema_rejects(chart: Path, values: dict[str, Any], where: str) -> None:
-    with helm.Chart.load(str(chart)) as loaded, pytest.raises(helm.HelmValuesError) as error:
-        loaded.validate_schema(values)
-    assert where in str(error.value), str(error.value)
+    chart_checks.assert_schema_rejects(chart, values, where)
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_schema_accepts_environment_values(chart: Path, case: str) -> None:
-    with helm.Chart.load(str(chart)) as loaded:
-        loaded.validate_schema(CASES[case])
+    chart_checks.assert_schema_accepts(chart, CASES[case])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,22 +228,12 @@ def test_schema_accepts_environment_values(chart: Path, case: str) -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_manifests_match_kubernetes_schemas(chart: Path, case: str) -> None:
-    docs = render(chart, CASES[case], namespace_of(case))
-    validators.kubernetes_validate(docs)
-    for doc in docs:
-        assert doc["metadata"]["namespace"] == namespace_of(case), doc["kind"]
-    monitors = [d for d in docs if d["kind"] == "ServiceMonitor"]
-    for monitor in monitors:
-        assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
-        endpoint = monitor["spec"]["endpoints"][0]
-        assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
-        assert re.fullmatch(r"[0-9]+(ms|s|m|h)", endpoint["interval"])
+    chart_checks.assert_valid_in(chart, CASES[case], namespace_of(case))
 
 
 @pytest.mark.parametrize("case", ["defaults", "test", "staging", "production"])
 def test_checkov_finds_nothing(chart: Path, case: str, tmp_path: Path) -> None:
-    docs = render(chart, CASES[case], namespace_of(case))
-    validators.checkov(validators.write_manifests(docs, tmp_path / "manifests"), "kubernetes")
+    chart_checks.assert_checkov_passes(chart, {case: CASES[case]}, tmp_path)
 
 
 def checkov_report(directory: Path) -> list[dict[str, Any]]:
@@ -373,30 +322,6 @@ def test_probe_timings_follow_values(chart: Path) -> None:
     c = container(render(chart, {"probes": {"startup": {"failureThreshold": 60, "periodSeconds": 2}}}))
     assert c["startupProbe"]["failureThreshold"] == 60 and c["startupProbe"]["periodSeconds"] == 2
     assert c["startupProbe"]["httpGet"]["path"] == "/livez"
-
-
-def assert_restricted(pod: dict[str, Any]) -> None:
-    pod_context = pod["securityContext"]
-    assert pod_context["runAsNonRoot"] is True
-    assert pod_context["runAsUser"] == pod_context["runAsGroup"] == pod_context["fsGroup"] == 10001
-    assert pod_context["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert pod["automountServiceAccountToken"] is False
-    for key in ("hostNetwork", "hostPID", "hostIPC"):
-        assert not pod.get(key)
-    mounts_by_volume = {v["name"]: v for v in pod["volumes"]}
-    for c in pod["containers"]:
-        context = c["securityContext"]
-        assert context["allowPrivilegeEscalation"] is False
-        assert context.get("privileged", False) is False
-        assert context["readOnlyRootFilesystem"] is True
-        assert context["runAsNonRoot"] is True
-        assert context["capabilities"] == {"drop": ["ALL"]}
-        assert "add" not in context["capabilities"]
-        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
-        tmp = [m for m in c["volumeMounts"] if m["mountPath"] == "/tmp"]
-        assert len(tmp) == 1 and "emptyDir" in mounts_by_volume[tmp[0]["name"]]
-        for kind in ("requests", "limits"):
-            assert set(c["resources"][kind]) == {"cpu", "memory", "ephemeral-storage"}
 
 
 def test_security_context_is_restricted(chart: Path) -> None:
@@ -557,7 +482,7 @@ def test_hpa_and_pdb_protect_the_deployment(chart: Path) -> None:
         "kind": "Deployment",
         "name": deployment["metadata"]["name"],
     }
-    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 5)
+    chart_checks.assert_autoscaled(docs, 2, 5)
     assert hpa["spec"]["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 75}
     assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
     assert pdb["apiVersion"] == "policy/v1"
@@ -581,8 +506,7 @@ def test_pdb_never_blocks_node_drains(chart: Path) -> None:
 
 
 def test_hpa_rejects_min_above_max(chart: Path) -> None:
-    with pytest.raises(helm.HelmRenderError, match="minReplicas"):
-        render(chart, {"autoscaling": {"minReplicas": 6, "maxReplicas": 3}})
+    chart_checks.assert_refuses_min_above_max(chart)
 
 
 def test_topology_spread_prefers_nodes_and_zones(chart: Path) -> None:
@@ -616,25 +540,14 @@ def test_pod_labels_and_annotations_cannot_override_selectors(chart: Path) -> No
 
 
 def test_every_object_is_labelled_part_of_the_ecosystem(chart: Path) -> None:
-    for doc in render(chart, ENVIRONMENTS["staging"], "shop-staging"):
-        labels = doc["metadata"]["labels"]
-        assert labels["app.kubernetes.io/part-of"] == ECOSYSTEM, doc["kind"]
-        assert labels["app.kubernetes.io/name"] == SERVICE
-        assert labels["app.kubernetes.io/instance"] == RELEASE
-        assert labels["app.kubernetes.io/version"] == "0.2.0-rc.1"
-        assert labels["app.kubernetes.io/managed-by"] == "Helm"
-        assert doc["metadata"]["namespace"] == "shop-staging"
+    docs = render(chart, ENVIRONMENTS["staging"], "shop-staging")
+    chart_checks.assert_labelled_part_of_the_ecosystem(docs, SERVICE, "0.2.0-rc.1", "shop-staging")
 
 
 def test_helm_test_pod_checks_readiness_through_the_service(chart: Path) -> None:
     docs = render(chart, {"image": {"digest": DIGEST}})
-    pod = only(docs, "Pod", hook=TEST_HOOK)
+    _, c, script = chart_checks.helm_test_pod(docs, ["python", "-c"])
     service = only(docs, "Service")
-    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
-    assert pod["spec"]["restartPolicy"] == "Never"
-    c = pod["spec"]["containers"][0]
-    assert c["command"][:2] == ["python", "-c"]
-    script = c["command"][2]
     compile(script, "test-connection", "exec")
     assert "urllib.request" in script
     assert f'"http://{service["metadata"]["name"]}:80/readyz"' in script
@@ -696,18 +609,12 @@ def test_publishing_mounts_the_broker_url_and_opens_amqp_egress(chart: Path) -> 
 
 
 def test_notes_render(chart: Path) -> None:
-    with helm.Chart.load(str(chart)) as loaded:
-        rendered = loaded.render(values={"global": {"environment": "staging"}}, name=RELEASE, namespace=ECOSYSTEM)
-    notes = next(text for path, text in rendered.items() if path.endswith("NOTES.txt"))
-    assert f"{RELEASE}-{SERVICE}" in notes and "staging" in notes and "helm test" in notes
+    chart_checks.notes(chart, SERVICE)
 
 
 def test_hyphenated_service_names_render(tmp_path: Path) -> None:
     chart = render_service(tmp_path / "order-history", "order-history")
-    validators.helm_lint(chart)
-    docs = render(chart)
-    validators.kubernetes_validate(docs)
-    assert only(docs, "Deployment")["metadata"]["name"] == f"{RELEASE}-order-history"
+    chart_checks.assert_renders_under_a_hyphenated_name(chart, "order-history")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -717,9 +624,6 @@ def test_hyphenated_service_names_render(tmp_path: Path) -> None:
 def test_subcharts_of_an_umbrella_chart_keep_their_own_helpers(chart: Path, tmp_path: Path) -> None:
     """Named templates are global across the subcharts of an umbrella chart: two services whose
     charts came from different template versions must not use each other's helpers."""
-    umbrella = tmp_path / ECOSYSTEM
-    (umbrella / "templates").mkdir(parents=True)
-    shutil.copytree(chart, umbrella / "charts" / SERVICE)
     payments = render_service(tmp_path / "payments", "payments")
     helpers = payments / "templates" / "_helpers.tpl"
     # Simulate a later template version changing a helper in one of the services.
@@ -728,33 +632,14 @@ def test_subcharts_of_an_umbrella_chart_keep_their_own_helpers(chart: Path, tmp_
     )
     assert changed != helpers.read_text()
     helpers.write_text(changed)
-    shutil.copytree(payments, umbrella / "charts" / "payments")
-    (umbrella / "Chart.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v2",
-                "name": ECOSYSTEM,
-                "version": "0.1.0",
-                "dependencies": [
-                    {"name": SERVICE, "version": "0.1.0", "condition": f"{SERVICE}.enabled"},
-                    {"name": "payments", "version": "0.1.0", "condition": "payments.enabled"},
-                ],
-            }
-        )
-    )
-    (umbrella / "values.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "global": {"environment": "staging", "secretName": "shop-staging-database"},
-                SERVICE: {"enabled": True, "image": {"digest": DIGEST}},
-                "payments": {"enabled": True, "image": {"digest": OTHER_DIGEST}},
-            }
-        )
-    )
-    validators.helm_lint(umbrella)
-    docs = render(umbrella, namespace="shop-staging")
-    validators.kubernetes_validate(docs)
-    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    values = {
+        "global": {"environment": "staging", "secretName": "shop-staging-database"},
+        SERVICE: {"enabled": True, "image": {"digest": DIGEST}},
+        "payments": {"enabled": True, "image": {"digest": OTHER_DIGEST}},
+    }
+    umbrella = chart_checks.umbrella_chart(tmp_path, {SERVICE: chart, "payments": payments}, values)
+    docs = chart_checks.assert_umbrella_valid(umbrella)
+    deployments = deployments_by_name(docs)
     assert set(deployments) == {f"{RELEASE}-{SERVICE}", f"{RELEASE}-payments"}
     orders, paid = deployments[f"{RELEASE}-{SERVICE}"], deployments[f"{RELEASE}-payments"]
     assert orders["metadata"]["labels"]["app.kubernetes.io/part-of"] == ECOSYSTEM

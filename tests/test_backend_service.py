@@ -8,24 +8,20 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests import validators
-from tests.helpers import render_template
+from tests import service_checks, validators
 from tests.servers import free_port, postgres_server, rabbitmq_server
-from tests.service_venv import clean_env, get, json_records, post_json, pytest_summary, service_venv, wait_until_up
+from tests.service_checks import package_of, published_ports, render_kind, runtime_command, watch_actions
+from tests.service_venv import clean_env, get, json_records, post_json, service_venv, wait_until_up
 
-REPO = Path(__file__).resolve().parent.parent
-ECOSYSTEM = "shop"
 HOST_PORT = 8001
 # A plain name and one with a dash (package `order_history`): the two ways names map to code.
 NAMES = ("orders", "order-history")
@@ -33,11 +29,7 @@ E2E_NAME = "order-history"
 
 
 def render(destination: Path, name: str) -> Path:
-    return render_template(destination, kind="backend", name=name, ecosystem=ECOSYSTEM, port=HOST_PORT)
-
-
-def package_of(name: str) -> str:
-    return name.replace("-", "_")
+    return render_kind(destination, "backend", name, port=HOST_PORT)
 
 
 @pytest.fixture(scope="module", params=NAMES)
@@ -77,76 +69,27 @@ def test_layout(service: Path) -> None:
 
 
 def test_no_leftover_markers(service: Path) -> None:
-    found = [
-        f"{path.relative_to(service)}:{number}"
-        for path in service.rglob("*")
-        if path.is_file() and "chart" not in path.relative_to(service).parts
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
-        if re.search(r"\b(TODO|FIXME|XXX)\b|\{\{|\{%", line)
-    ]
-    assert not found, f"TODO markers or unrendered Jinja: {found}"
+    service_checks.assert_no_leftover_markers(service)
 
 
 def test_requirements_are_pinned_exactly(service: Path) -> None:
-    for file in ("requirements.txt", "requirements-dev.txt"):
-        for line in (service / file).read_text().splitlines():
-            line = line.strip()
-            if not line or line.startswith("#") or line == "-r requirements.txt":
-                continue
-            assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[0-9][A-Za-z0-9.+!-]*", line), f"{file}: {line}"
+    service_checks.assert_requirements_pinned_exactly(service)
 
 
 def test_compose_config_without_env_file(service: Path) -> None:
     name = service.name
-    model = validators.compose_config(service / "compose.yaml")
-    services = model["services"]
-
-    # `test` is behind a profile
-    assert set(services) == {name, f"{name}-db", f"{name}-mq", f"{name}-migrate"}
-    app, db, migrate = services[name], services[f"{name}-db"], services[f"{name}-migrate"]
-    assert app["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
-    assert migrate["depends_on"][f"{name}-db"]["condition"] == "service_healthy"
-    assert [(p["host_ip"], str(p["published"]), p["target"]) for p in app["ports"]] == [
-        ("127.0.0.1", str(HOST_PORT), 8000)
-    ]
-    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
-    mq = services[f"{name}-mq"]
-    assert mq["healthcheck"]["test"][:2] == ["CMD", "rabbitmq-diagnostics"]
-    assert re.fullmatch(r"rabbitmq:\d+\.\d+\.\d+-management", mq["image"]), mq["image"]
-    assert re.fullmatch(rf"amqp://[^@]+@{name}-mq:5672/", app["environment"]["AMQP_URL"])
+    services = validators.compose_config(service / "compose.yaml")["services"]
+    service_checks.assert_python_compose_services(services, name)
+    app, migrate = services[name], services[f"{name}-migrate"]
+    assert published_ports(app) == [("127.0.0.1", str(HOST_PORT), 8000)]
     # Publishing is optional at run time: the app must not wait for the broker to be healthy.
     assert app["depends_on"][f"{name}-mq"]["condition"] == "service_started"
-    assert re.fullmatch(r"postgres:\d+\.\d+-\w+", db["image"]), db["image"]
-    assert any(v["type"] == "volume" for v in db["volumes"])
-    actions = {(w["action"], Path(w["path"]).name) for w in app["develop"]["watch"]}
-    assert ("sync", "src") in actions
-    assert ("rebuild", "requirements.txt") in actions
-    assert app["environment"]["OTEL_TRACES_EXPORTER"] == "none"
-    assert "alembic upgrade head" in " ".join(migrate["command"])
+    assert ("sync", "src") in watch_actions(app)
     assert f"{package_of(name)}.fixtures" in " ".join(migrate["command"])
 
 
 def test_compose_takes_credentials_from_env_file(service: Path, tmp_path: Path) -> None:
-    project = tmp_path / service.name
-    shutil.copytree(service, project)
-    password = secrets.token_hex(8)
-    env = (project / ".env.example").read_text().replace("local-dev-only", password)
-    (project / ".env").write_text(env)
-
-    model = validators.compose_config(project / "compose.yaml")
-    full = validators.compose_config(project / "compose.yaml", env={"COMPOSE_PROFILES": "test"})
-
-    name = service.name
-    assert model["services"][f"{name}-db"]["environment"]["POSTGRES_PASSWORD"] == password
-    assert f":{password}@{name}-db:5432/" in model["services"][name]["environment"]["DATABASE_URL"]
-    test = full["services"][f"{name}-test"]
-    assert test["build"]["target"] == "test"
-    assert f":{password}@" in test["environment"]["DATABASE_URL"]
-    assert f":{password}@{name}-mq:5672/" in test["environment"]["AMQP_URL"]
-    assert {d: c["condition"] for d, c in test["depends_on"].items()} == {
-        f"{name}-db": "service_healthy",
-        f"{name}-mq": "service_healthy",
-    }
+    service_checks.assert_python_compose_takes_credentials_from_env_file(service, tmp_path)
 
 
 def test_dockerfile_passes_hadolint(service: Path) -> None:
@@ -158,24 +101,12 @@ def test_dockerfile_passes_checkov(service: Path) -> None:
 
 
 def test_dockerfile_runtime_stage(service: Path) -> None:
-    lines = [line.strip() for line in (service / "Dockerfile").read_text().splitlines()]
-    stages = [line.split() for line in lines if line.startswith("FROM ")]
-    assert [s[-1] for s in stages] == ["base", "deps", "test", "dev", "runtime"]
-    assert re.fullmatch(r"python:3\.12\.\d+-slim-bookworm", stages[0][1]), stages[0][1]
-    runtime = lines[lines.index(next(line for line in lines if line.endswith("AS runtime"))) :]
-    users = [line.split()[1] for line in runtime if line.startswith("USER ")]
-    assert users and all(int(part) >= 10000 for part in users[-1].split(":")), users
-    assert any(line.startswith("HEALTHCHECK") for line in runtime)
-    cmd = [line for line in runtime if line.startswith("CMD ")][-1]  # the HEALTHCHECK's CMD comes first
-    assert json.loads(cmd.removeprefix("CMD "))[0] == "uvicorn"
-    assert not any(re.search(r"requirements-dev|pytest|ruff", line) for line in runtime)
+    runtime = service_checks.python_runtime_stage(service)
+    assert runtime_command(runtime)[0] == "uvicorn"
 
 
 def test_generated_code_passes_its_own_ruff(service: Path) -> None:
-    ruff = validators._bin("ruff")
-    for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
-        proc = subprocess.run([ruff, *args], cwd=service, capture_output=True, text=True)
-        assert proc.returncode == 0, f"ruff {' '.join(args)}:\n{proc.stdout}{proc.stderr}"
+    service_checks.assert_passes_its_own_ruff(service)
 
 
 # --- end to end: the service's own suite and the running app -----------------------------------
@@ -208,59 +139,25 @@ def amqp_url() -> Iterator[str]:
 def test_generated_check_script_passes_on_postgres_and_rabbitmq(
     e2e_project: Path, venv: Path, database_url: str, amqp_url: str, tmp_path: Path
 ) -> None:
-    junit = tmp_path / "junit.xml"
-    proc = subprocess.run(
-        ["bash", "scripts/check.sh", f"--junitxml={junit}"],
-        cwd=e2e_project,
+    service_checks.run_python_check_script(
+        e2e_project,
         # The outdated check asks the package index and fails whenever a pin gets a newer release.
-        env=clean_env(venv, DATABASE_URL=database_url, AMQP_URL=amqp_url, CHECK_OUTDATED="0"),
-        capture_output=True,
-        text=True,
+        clean_env(venv, DATABASE_URL=database_url, AMQP_URL=amqp_url, CHECK_OUTDATED="0"),
+        tmp_path / "junit.xml",
         timeout=600,
     )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"scripts/check.sh failed:\n{output[-6000:]}"
-
-    counts = pytest_summary(proc.stdout)
-    assert counts["passed"] > 0, counts
-    assert counts["failed"] == counts["skipped"] == counts["error"] == counts["xfailed"] == 0, counts
-    cases = ET.parse(junit).getroot().iter("testcase")
-    kinds = {case.get("classname", "").split(".")[1] for case in cases}
-    assert {"unit", "integration"} <= kinds, kinds
-    assert "== licences" in proc.stdout and "packages checked" in proc.stdout
-    assert "== all checks passed" in proc.stdout
 
 
 @pytest.mark.e2e
 def test_generated_integration_tests_fail_without_database(e2e_project: Path, venv: Path) -> None:
-    proc = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", "tests/integration"],
-        cwd=e2e_project,
-        env=clean_env(venv),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-    assert proc.returncode != 0
-    assert "set DATABASE_URL" in proc.stdout
-    counts = pytest_summary(proc.stdout)
-    assert counts["passed"] == counts["skipped"] == 0, counts
+    service_checks.assert_integration_tests_need_a_database(e2e_project, venv)
 
 
 @pytest.fixture
 def running_app(e2e_project: Path, venv: Path, database_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """uvicorn serving the generated app (after `alembic upgrade head`), the database URL given
     as a mounted-secret file the way Kubernetes passes it."""
-    migrate = subprocess.run(
-        [str(venv / "bin" / "alembic"), "upgrade", "head"],
-        cwd=e2e_project,
-        env=clean_env(venv, DATABASE_URL=database_url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    service_checks.migrate(e2e_project, venv, database_url)
     secret = tmp_path / "database-url"
     secret.write_text(database_url)
     port, metrics_port = free_port(), free_port()

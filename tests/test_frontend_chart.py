@@ -6,25 +6,32 @@ entrypoint passes to the browser)."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
-import copier
-import helm_python as helm
 import pytest
 import yaml
 
-from tests import validators
-from tests.helpers import render_template
+from tests import chart_checks, validators
+from tests.chart_checks import (
+    DIGEST,
+    ECOSYSTEM,
+    REGISTRY,
+    RELEASE,
+    TEST_HOOK,
+    assert_restricted,
+    container,
+    deployments_by_name,
+    env_of,
+    namespace_of,
+    only,
+    pod_spec,
+    render,
+    selects,
+)
 
-REPO = Path(__file__).resolve().parent.parent
 SERVICE = "storefront"
 API_SERVICE = "orders"
-ECOSYSTEM = "shop"
-REGISTRY = "registry.example.com/shop"
-RELEASE = "shop"
-DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 # What the umbrella chart of the meta-project sets per environment (each in its own namespace).
 ENVIRONMENTS: dict[str, dict[str, Any]] = {
@@ -60,15 +67,7 @@ CASES: dict[str, dict[str, Any]] = {"defaults": {}, **ENVIRONMENTS}
 
 
 def render_service(destination: Path, name: str) -> Path:
-    return render_template(
-        destination,
-        kind="frontend",
-        name=name,
-        ecosystem=ECOSYSTEM,
-        registry=REGISTRY,
-        port=3000,
-        api_service=API_SERVICE,
-    )
+    return chart_checks.render_project(destination, "frontend", name, port=3000, api_service=API_SERVICE)
 
 
 @pytest.fixture(scope="module")
@@ -81,39 +80,6 @@ def chart(project: Path) -> Path:
     return project / "chart"
 
 
-def namespace_of(case: str) -> str:
-    return ECOSYSTEM if case == "defaults" else f"{ECOSYSTEM}-{case}"
-
-
-def render(chart: Path, values: dict[str, Any] | None = None, namespace: str = ECOSYSTEM) -> list[dict[str, Any]]:
-    return validators.helm_render(chart, values or {}, name=RELEASE, namespace=namespace)
-
-
-def only(docs: list[dict[str, Any]], kind: str, *, test_hook: bool = False) -> dict[str, Any]:
-    found = [
-        d
-        for d in docs
-        if d["kind"] == kind and (d["metadata"]["annotations"].get("helm.sh/hook") == "test") == test_hook
-    ]
-    assert len(found) == 1, (
-        f"expected one {kind} (test hook: {test_hook}), got {[d['metadata']['name'] for d in found]}"
-    )
-    return found[0]
-
-
-def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = only(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    return found
-
-
-def env_of(c: dict[str, Any]) -> dict[str, str]:
-    return {e["name"]: e.get("value", "") for e in c.get("env", [])}
-
-
-def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
 # --- the real tools, per environment -----------------------------------------------------------
 
 
@@ -121,8 +87,7 @@ def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
 def test_lint_schema_and_kubernetes_schemas(chart: Path, case: str) -> None:
     values = CASES[case]
     validators.helm_lint(chart, values)
-    docs = render(chart, values, namespace_of(case))
-    validators.kubernetes_validate(docs)
+    docs = chart_checks.assert_valid_in(chart, values, namespace_of(case))
     assert sorted(d["kind"] for d in docs) == sorted(
         ["Deployment", "Service", "ServiceAccount", "NetworkPolicy", "Pod", "NetworkPolicy"]
         + (["HorizontalPodAutoscaler"] if values.get("autoscaling", {}).get("enabled", True) else [])
@@ -132,16 +97,14 @@ def test_lint_schema_and_kubernetes_schemas(chart: Path, case: str) -> None:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_checkov_finds_nothing(chart: Path, case: str, tmp_path: Path) -> None:
-    docs = render(chart, CASES[case], namespace_of(case))
-    validators.checkov(validators.write_manifests(docs, tmp_path / "manifests"), "kubernetes")
+    chart_checks.assert_checkov_passes(chart, {case: CASES[case]}, tmp_path)
 
 
 def test_no_service_monitor_and_no_secret(chart: Path) -> None:
     """nginx exposes no metrics and the page holds no secret: nothing to scrape, nothing mounted."""
     docs = render(chart, ENVIRONMENTS["production"], "shop-production")
     assert not [d for d in docs if d["kind"] in ("ServiceMonitor", "Secret", "Job")]
-    pod = only(docs, "Deployment")["spec"]["template"]["spec"]
-    assert [v["name"] for v in pod["volumes"]] == ["tmp"]
+    assert [v["name"] for v in pod_spec(docs)["volumes"]] == ["tmp"]
     assert "shop-production-database" not in yaml.safe_dump(docs)
 
 
@@ -197,17 +160,9 @@ def test_extra_env_is_appended(chart: Path) -> None:
 
 def test_restricted_pod_security(chart: Path) -> None:
     docs = render(chart, ENVIRONMENTS["staging"], "shop-staging")
-    for pod in (only(docs, "Deployment")["spec"]["template"]["spec"], only(docs, "Pod", test_hook=True)["spec"]):
-        assert pod["automountServiceAccountToken"] is False
-        assert pod["securityContext"]["runAsNonRoot"] is True
-        assert pod["securityContext"]["runAsUser"] >= 10000
-        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for pod in (pod_spec(docs), only(docs, "Pod", hook=TEST_HOOK)["spec"]):
+        assert_restricted(pod)
         for c in pod["containers"]:
-            security = c["securityContext"]
-            assert security["allowPrivilegeEscalation"] is False
-            assert security["readOnlyRootFilesystem"] is True
-            assert security["capabilities"] == {"drop": ["ALL"]}
-            assert c["resources"]["requests"] and c["resources"]["limits"]
             assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
         assert any("emptyDir" in v and v["name"] == "tmp" for v in pod["volumes"])
 
@@ -225,7 +180,7 @@ def test_network_policy_admits_the_gateway_and_allows_no_egress(chart: Path) -> 
         "app.kubernetes.io/component": "gateway",
         "app.kubernetes.io/part-of": ECOSYSTEM,
     }
-    test_pod = only(docs, "Pod", test_hook=True)
+    test_pod = only(docs, "Pod", hook=TEST_HOOK)
     assert selects(ingress[1]["from"][0]["podSelector"]["matchLabels"], test_pod["metadata"]["labels"])
     assert not selects(policy["spec"]["podSelector"]["matchLabels"], test_pod["metadata"]["labels"])
 
@@ -242,7 +197,7 @@ def test_image_digest_pins_the_app_and_the_test_pod(chart: Path, tmp_path: Path)
     docs = render(chart, {"image": {"digest": DIGEST}})
     image = f"{REGISTRY}/{SERVICE}@{DIGEST}"
     assert container(docs)["image"] == image
-    test_pod = only(docs, "Pod", test_hook=True)
+    test_pod = only(docs, "Pod", hook=TEST_HOOK)
     assert test_pod["spec"]["containers"][0]["image"] == image
     annotations = only(docs, "Deployment")["metadata"]["annotations"]
     assert not [k for k in annotations if k.startswith("checkov.io/skip")], "no skip is needed with a digest"
@@ -257,13 +212,10 @@ def test_replicas_autoscaling_and_disruption_budget(chart: Path) -> None:
 
     scaled = render(chart, ENVIRONMENTS["production"], "shop-production")
     assert "replicas" not in only(scaled, "Deployment")["spec"]
-    hpa = only(scaled, "HorizontalPodAutoscaler")
-    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 10)
-    assert hpa["spec"]["scaleTargetRef"]["name"] == only(scaled, "Deployment")["metadata"]["name"]
+    chart_checks.assert_autoscaled(scaled, 3, 10)
     assert only(scaled, "PodDisruptionBudget")["spec"]["minAvailable"] == 2
 
-    with pytest.raises(helm.HelmRenderError, match="minReplicas"):
-        render(chart, {"autoscaling": {"minReplicas": 6, "maxReplicas": 3}})
+    chart_checks.assert_refuses_min_above_max(chart)
 
 
 @pytest.mark.parametrize(
@@ -284,25 +236,19 @@ def test_replicas_autoscaling_and_disruption_budget(chart: Path) -> None:
     ids=lambda values: yaml.safe_dump(values, default_flow_style=True).strip(),
 )
 def test_schema_rejects_bad_values(chart: Path, values: dict[str, Any]) -> None:
-    with helm.Chart.load(str(chart)) as loaded, pytest.raises(helm.HelmValuesError):
-        loaded.validate_schema(values)
+    chart_checks.assert_schema_rejects(chart, values)
 
 
 def test_helm_test_pod_reads_readiness_and_the_config_through_the_service(chart: Path) -> None:
     docs = render(chart)
-    pod = only(docs, "Pod", test_hook=True)
+    pod, c, script = chart_checks.helm_test_pod(docs, ["/bin/sh", "-c"])
     service = only(docs, "Service")
-    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
-    assert pod["spec"]["restartPolicy"] == "Never"
-    c = pod["spec"]["containers"][0]
-    assert c["command"][:2] == ["/bin/sh", "-c"]
-    script = c["command"][2]
     assert f'url="http://{service["metadata"]["name"]}:80"' in script
     assert '"$url/readyz"' in script and '"$url/config.json"' in script
     assert f'"OTEL_SERVICE_NAME":"{SERVICE}"' in script
     assert c["image"] == container(docs)["image"]
 
-    policy = only(docs, "NetworkPolicy", test_hook=True)
+    policy = only(docs, "NetworkPolicy", hook=TEST_HOOK)
     assert selects(policy["spec"]["podSelector"]["matchLabels"], pod["metadata"]["labels"])
     assert policy["spec"]["ingress"] == []
     ports = [p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]]
@@ -310,71 +256,31 @@ def test_helm_test_pod_reads_readiness_and_the_config_through_the_service(chart:
 
 
 def test_every_object_is_labelled_part_of_the_ecosystem(chart: Path) -> None:
-    for doc in render(chart, ENVIRONMENTS["staging"], "shop-staging"):
-        labels = doc["metadata"]["labels"]
-        assert labels["app.kubernetes.io/part-of"] == ECOSYSTEM, doc["kind"]
-        assert labels["app.kubernetes.io/name"] == SERVICE
-        assert labels["app.kubernetes.io/version"] == "0.2.0-rc.1"
-        assert doc["metadata"]["namespace"] == "shop-staging"
+    docs = render(chart, ENVIRONMENTS["staging"], "shop-staging")
+    chart_checks.assert_labelled_part_of_the_ecosystem(docs, SERVICE, "0.2.0-rc.1", "shop-staging")
 
 
 def test_notes_render(chart: Path) -> None:
-    with helm.Chart.load(str(chart)) as loaded:
-        rendered = loaded.render(values={"global": {"environment": "staging"}}, name=RELEASE, namespace=ECOSYSTEM)
-    notes = next(text for path, text in rendered.items() if path.endswith("NOTES.txt"))
-    assert f"{RELEASE}-{SERVICE}" in notes and "staging" in notes and "helm test" in notes
-    assert "/otlp" in notes
+    assert "/otlp" in chart_checks.notes(chart, SERVICE)
 
 
 def test_hyphenated_service_names_render(tmp_path: Path) -> None:
     chart = render_service(tmp_path / "web-shop", "web-shop") / "chart"
-    validators.helm_lint(chart)
-    docs = render(chart)
-    validators.kubernetes_validate(docs)
-    assert only(docs, "Deployment")["metadata"]["name"] == f"{RELEASE}-web-shop"
+    chart_checks.assert_renders_under_a_hyphenated_name(chart, "web-shop")
 
 
 def test_next_to_a_backend_in_an_umbrella_chart(chart: Path, tmp_path: Path) -> None:
     """Both kinds' charts include the shared helpers under their own names: as subcharts of one
     umbrella chart they render side by side, each with its own helpers."""
-    umbrella = tmp_path / ECOSYSTEM
-    (umbrella / "templates").mkdir(parents=True)
-    shutil.copytree(chart, umbrella / "charts" / SERVICE)
-    copier.run_copy(
-        str(REPO / "templates"),
-        str(tmp_path / API_SERVICE),
-        data={"kind": "backend", "name": API_SERVICE, "ecosystem": ECOSYSTEM, "registry": REGISTRY, "port": 8001},
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-    )
-    shutil.copytree(tmp_path / API_SERVICE / "chart", umbrella / "charts" / API_SERVICE)
-    (umbrella / "Chart.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v2",
-                "name": ECOSYSTEM,
-                "version": "0.1.0",
-                "dependencies": [
-                    {"name": name, "version": "0.1.0", "condition": f"{name}.enabled"}
-                    for name in (API_SERVICE, SERVICE)
-                ],
-            }
-        )
-    )
-    (umbrella / "values.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "global": {"environment": "staging", "secretName": "shop-staging-database"},
-                SERVICE: {"enabled": True, "image": {"digest": DIGEST}},
-                API_SERVICE: {"enabled": True},
-            }
-        )
-    )
-    validators.helm_lint(umbrella)
-    docs = render(umbrella, namespace="shop-staging")
-    validators.kubernetes_validate(docs)
-    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    backend = chart_checks.render_project(tmp_path / API_SERVICE, "backend", API_SERVICE, port=8001) / "chart"
+    values = {
+        "global": {"environment": "staging", "secretName": "shop-staging-database"},
+        SERVICE: {"enabled": True, "image": {"digest": DIGEST}},
+        API_SERVICE: {"enabled": True},
+    }
+    umbrella = chart_checks.umbrella_chart(tmp_path, {API_SERVICE: backend, SERVICE: chart}, values)
+    docs = chart_checks.assert_umbrella_valid(umbrella)
+    deployments = deployments_by_name(docs)
     assert set(deployments) == {f"{RELEASE}-{SERVICE}", f"{RELEASE}-{API_SERVICE}"}
     frontend = deployments[f"{RELEASE}-{SERVICE}"]["spec"]["template"]["spec"]
     assert frontend["containers"][0]["ports"][0]["containerPort"] == 8080

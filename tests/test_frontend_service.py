@@ -33,18 +33,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
 
-from tests import validators
-from tests.helpers import render_template
+from tests import service_checks, validators
 from tests.servers import free_port
+from tests.service_checks import ECOSYSTEM, published_ports, render_kind, watch_actions
 from tests.service_venv import cache_root, clean_env, service_venv
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "templates" / "frontend"
 OPENAPI_TEMPLATE = TEMPLATE / "openapi" / "{{ api_service }}.json.jinja"
-ECOSYSTEM = "shop"
 REGISTRY = "registry.example.com/shop"
 HOST_PORT = 3000
 # (name, api_service): a plain pair and one with dashes, the two ways names reach code and paths.
@@ -58,15 +56,7 @@ EXACT_VERSION = re.compile(r"\d+\.\d+\.\d+")
 
 
 def render(destination: Path, name: str, api_service: str) -> Path:
-    return render_template(
-        destination,
-        kind="frontend",
-        name=name,
-        ecosystem=ECOSYSTEM,
-        registry=REGISTRY,
-        port=HOST_PORT,
-        api_service=api_service,
-    )
+    return render_kind(destination, "frontend", name, registry=REGISTRY, port=HOST_PORT, api_service=api_service)
 
 
 @pytest.fixture(scope="module", params=SERVICES, ids=[name for name, _ in SERVICES])
@@ -143,14 +133,7 @@ def test_answers_file_records_the_template_answers(service: Path) -> None:
 
 
 def test_no_leftover_markers(service: Path) -> None:
-    found = [
-        f"{path.relative_to(service)}:{number}"
-        for path in service.rglob("*")
-        if path.is_file() and "chart" not in path.relative_to(service).parts
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
-        if re.search(r"\b(TODO|FIXME|XXX)\b|\{\{|\{%", line)
-    ]
-    assert not found, f"TODO markers or unrendered Jinja: {found}"
+    service_checks.assert_no_leftover_markers(service)
 
 
 def test_names_reach_the_code(service: Path) -> None:
@@ -205,10 +188,8 @@ def test_compose_config(service: Path) -> None:
     assert set(model["services"]) == {name}  # `test` is behind a profile
     app = model["services"][name]
     assert app["build"]["target"] == "dev"
-    assert [(p["host_ip"], str(p["published"]), p["target"]) for p in app["ports"]] == [
-        ("127.0.0.1", str(HOST_PORT), 5173)
-    ]
-    watch = {(w["action"], Path(w["path"]).name) for w in app["develop"]["watch"]}
+    assert published_ports(app) == [("127.0.0.1", str(HOST_PORT), 5173)]
+    watch = watch_actions(app)
     assert {("sync", "src"), ("sync", "public"), ("sync", "index.html")} <= watch
     assert {("rebuild", "package.json"), ("rebuild", "package-lock.json")} <= watch
     environment = app["environment"]
@@ -551,15 +532,7 @@ def test_nginx_serves_the_page_with_its_runtime_configuration(service: Path, fak
 
 def backend_openapi(tmp_path: Path, api_service: str) -> dict[str, Any]:
     """app.openapi() of the backend template's real FastAPI app, rendered as `api_service`."""
-    backend = tmp_path / api_service
-    copier.run_copy(
-        str(REPO / "templates"),
-        str(backend),
-        data={"kind": "backend", "name": api_service, "ecosystem": ECOSYSTEM, "port": 8001},
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-    )
+    backend = render_kind(tmp_path / api_service, "backend", api_service, port=8001)
     venv = service_venv(backend)
     package = api_service.replace("-", "_")
     code = (

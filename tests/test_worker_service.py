@@ -6,30 +6,24 @@ logs, and SIGTERM / SIGKILL in the middle of messages losing none."""
 
 from __future__ import annotations
 
-import json
-import re
 import secrets
-import shutil
 import signal
 import subprocess
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
 
-from tests import validators
+from tests import service_checks, validators
 from tests.helpers import render_template
 from tests.servers import PG_BIN, free_port, postgres_server, rabbitmq_server
-from tests.service_venv import clean_env, get, json_records, post_json, pytest_summary, service_venv, wait_until_up
+from tests.service_checks import migrate, package_of, published_ports, render_kind, runtime_command, watch_actions
+from tests.service_venv import clean_env, get, json_records, post_json, service_venv, wait_until_up
 
-REPO = Path(__file__).resolve().parent.parent
-ECOSYSTEM = "shop"
 HOST_PORT = 8101
 # A plain name and one with a dash (package `audit_log`): the two ways names map to code.
 NAMES = ("audit", "audit-log")
@@ -39,11 +33,7 @@ DEADLINE_S = 60.0
 
 
 def render(destination: Path, name: str, kind: str = "worker") -> Path:
-    return render_template(destination, kind=kind, name=name, ecosystem=ECOSYSTEM, port=HOST_PORT)
-
-
-def package_of(name: str) -> str:
-    return name.replace("-", "_")
+    return render_kind(destination, kind, name, port=HOST_PORT)
 
 
 @pytest.fixture(scope="module", params=NAMES)
@@ -93,73 +83,29 @@ def test_layout(service: Path) -> None:
 
 
 def test_no_leftover_markers(service: Path) -> None:
-    found = [
-        f"{path.relative_to(service)}:{number}"
-        for path in service.rglob("*")
-        if path.is_file() and "chart" not in path.relative_to(service).parts
-        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
-        if re.search(r"\b(TODO|FIXME|XXX)\b|\{\{|\{%", line)
-    ]
-    assert not found, f"TODO markers or unrendered Jinja: {found}"
+    service_checks.assert_no_leftover_markers(service)
 
 
 def test_requirements_are_pinned_exactly(service: Path) -> None:
-    for file in ("requirements.txt", "requirements-dev.txt"):
-        for line in (service / file).read_text().splitlines():
-            line = line.strip()
-            if not line or line.startswith("#") or line == "-r requirements.txt":
-                continue
-            assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[0-9][A-Za-z0-9.+!-]*", line), f"{file}: {line}"
+    service_checks.assert_requirements_pinned_exactly(service)
 
 
 def test_compose_config_without_env_file(service: Path) -> None:
     name = service.name
     services = validators.compose_config(service / "compose.yaml")["services"]
-
-    assert set(services) == {name, f"{name}-db", f"{name}-mq", f"{name}-migrate"}  # `test` is behind a profile
-    worker, db, mq, migrate = (services[n] for n in (name, f"{name}-db", f"{name}-mq", f"{name}-migrate"))
-    assert [(p["host_ip"], str(p["published"]), p["target"]) for p in worker["ports"]] == [
-        ("127.0.0.1", str(HOST_PORT), 9000)
-    ]
-    assert worker["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
+    service_checks.assert_python_compose_services(services, name)
+    worker, migrate = services[name], services[f"{name}-migrate"]
+    assert published_ports(worker) == [("127.0.0.1", str(HOST_PORT), 9000)]
     assert worker["depends_on"][f"{name}-mq"]["condition"] == "service_healthy"
-    assert migrate["depends_on"][f"{name}-db"]["condition"] == "service_healthy"
     assert migrate["command"] == ["alembic", "upgrade", "head"]
-    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
-    assert mq["healthcheck"]["test"][:2] == ["CMD", "rabbitmq-diagnostics"]
-    assert re.fullmatch(r"rabbitmq:\d+\.\d+\.\d+-management", mq["image"]), mq["image"]
-    assert any(v["type"] == "volume" for v in mq["volumes"])
-    actions = {(w["action"], Path(w["path"]).name) for w in worker["develop"]["watch"]}
-    assert ("sync+restart", "src") in actions
-    assert ("rebuild", "requirements.txt") in actions
-    env = worker["environment"]
-    assert re.fullmatch(rf"amqp://[^@]+@{name}-mq:5672/", env["AMQP_URL"])
-    assert env["WORKER_SUBSCRIBES"] == "*.item.published"
-    assert env["OTEL_TRACES_EXPORTER"] == "none"
+    assert ("sync+restart", "src") in watch_actions(worker)
+    assert worker["environment"]["WORKER_SUBSCRIBES"] == "*.item.published"
     # SIGTERM gets more time than the worker's own shutdown timeout (20 s) before SIGKILL.
     assert float(worker["stop_grace_period"].rstrip("s")) > 20
 
 
 def test_compose_takes_credentials_from_env_file(service: Path, tmp_path: Path) -> None:
-    project = tmp_path / service.name
-    shutil.copytree(service, project)
-    password = secrets.token_hex(8)
-    (project / ".env").write_text((project / ".env.example").read_text().replace("local-dev-only", password))
-
-    model = validators.compose_config(project / "compose.yaml")
-    full = validators.compose_config(project / "compose.yaml", env={"COMPOSE_PROFILES": "test"})
-
-    name = service.name
-    assert model["services"][f"{name}-mq"]["environment"]["RABBITMQ_DEFAULT_PASS"] == password
-    assert model["services"][f"{name}-db"]["environment"]["POSTGRES_PASSWORD"] == password
-    assert f":{password}@{name}-mq:5672/" in model["services"][name]["environment"]["AMQP_URL"]
-    test = full["services"][f"{name}-test"]
-    assert test["build"]["target"] == "test"
-    assert {d: c["condition"] for d, c in test["depends_on"].items()} == {
-        f"{name}-db": "service_healthy",
-        f"{name}-mq": "service_healthy",
-    }
-    assert f":{password}@" in test["environment"]["DATABASE_URL"]
+    service_checks.assert_python_compose_takes_credentials_from_env_file(service, tmp_path)
 
 
 def test_dockerfile_passes_hadolint(service: Path) -> None:
@@ -171,27 +117,14 @@ def test_dockerfile_passes_checkov(service: Path) -> None:
 
 
 def test_dockerfile_runtime_stage(service: Path) -> None:
-    lines = [line.strip() for line in (service / "Dockerfile").read_text().splitlines()]
-    stages = [line.split() for line in lines if line.startswith("FROM ")]
-    assert [s[-1] for s in stages] == ["base", "deps", "test", "dev", "runtime"]
-    assert re.fullmatch(r"python:3\.12\.\d+-slim-bookworm", stages[0][1]), stages[0][1]
-    runtime = lines[lines.index(next(line for line in lines if line.endswith("AS runtime"))) :]
-    users = [line.split()[1] for line in runtime if line.startswith("USER ")]
-    assert users and all(int(part) >= 10000 for part in users[-1].split(":")), users
+    runtime = service_checks.python_runtime_stage(service)
     healthcheck = next(i for i, line in enumerate(runtime) if line.startswith("HEALTHCHECK"))
     assert "9000/livez" in runtime[healthcheck + 1]
-    cmd = [line for line in runtime if line.startswith("CMD ")][-1]  # the HEALTHCHECK's CMD comes first
-    assert json.loads(cmd.removeprefix("CMD ")) == ["python", "-m", package_of(service.name)]
-    assert not any(re.search(r"requirements-dev|pytest|ruff", line) for line in runtime)
-    test_stage = lines[lines.index(next(line for line in lines if line.endswith("AS test"))) :]
-    assert 'CMD ["bash", "scripts/check.sh"]' in test_stage
+    assert runtime_command(runtime) == ["python", "-m", package_of(service.name)]
 
 
 def test_generated_code_passes_its_own_ruff(service: Path) -> None:
-    ruff = validators._bin("ruff")
-    for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
-        proc = subprocess.run([ruff, *args], cwd=service, capture_output=True, text=True)
-        assert proc.returncode == 0, f"ruff {' '.join(args)}:\n{proc.stdout}{proc.stderr}"
+    service_checks.assert_passes_its_own_ruff(service)
 
 
 # --- end to end: the worker's own suite ----------------------------------------------------------
@@ -228,46 +161,20 @@ def worker_database() -> Iterator[str]:
 def test_generated_check_script_passes_on_postgres_and_rabbitmq(
     projects: dict[str, Path], venvs: dict[str, Path], worker_database: str, amqp_url: str, tmp_path: Path
 ) -> None:
-    junit = tmp_path / "junit.xml"
-    proc = subprocess.run(
-        ["bash", "scripts/check.sh", f"--junitxml={junit}"],
-        cwd=projects[WORKER],
+    modules = service_checks.run_python_check_script(
+        projects[WORKER],
         # The outdated check asks the package index and fails whenever a pin gets a newer release.
-        env=clean_env(venvs[WORKER], DATABASE_URL=worker_database, AMQP_URL=amqp_url, CHECK_OUTDATED="0"),
-        capture_output=True,
-        text=True,
+        clean_env(venvs[WORKER], DATABASE_URL=worker_database, AMQP_URL=amqp_url, CHECK_OUTDATED="0"),
+        tmp_path / "junit.xml",
         timeout=900,
     )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"scripts/check.sh failed:\n{output[-8000:]}"
-
-    counts = pytest_summary(proc.stdout)
-    assert counts["passed"] > 0, counts
-    assert counts["failed"] == counts["skipped"] == counts["error"] == counts["xfailed"] == 0, counts
-    cases = list(ET.parse(junit).getroot().iter("testcase"))
-    modules = {case.get("classname", "") for case in cases}
-    assert {m.split(".")[1] for m in modules} >= {"unit", "integration"}, modules
     for expected in ("test_process", "test_shutdown", "test_consumer", "test_observability"):
         assert f"tests.integration.{expected}" in modules, expected
-    assert "== licences" in proc.stdout and "packages checked" in proc.stdout
-    assert "== all checks passed" in proc.stdout
 
 
 @pytest.mark.e2e
 def test_generated_integration_tests_fail_without_servers(projects: dict[str, Path], venvs: dict[str, Path]) -> None:
-    proc = subprocess.run(
-        [str(venvs[WORKER] / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", "tests/integration"],
-        cwd=projects[WORKER],
-        env=clean_env(venvs[WORKER]),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-    assert proc.returncode != 0
-    assert "set DATABASE_URL" in proc.stdout
-    counts = pytest_summary(proc.stdout)
-    assert counts["passed"] == counts["skipped"] == 0, counts
+    service_checks.assert_integration_tests_need_a_database(projects[WORKER], venvs[WORKER])
 
 
 # --- end to end: a backend publishing, a worker consuming, as processes on loopback ---------------
@@ -312,18 +219,6 @@ def backend_database() -> Iterator[str]:
     package = package_of(BACKEND)
     with postgres_server(database=package, user=package) as url:
         yield url
-
-
-def migrate(project: Path, venv: Path, database_url: str) -> None:
-    proc = subprocess.run(
-        [str(venv / "bin" / "alembic"), "upgrade", "head"],
-        cwd=project,
-        env=clean_env(venv, DATABASE_URL=database_url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -560,15 +455,7 @@ def test_sigterm_finishes_messages_in_hand_and_sigkill_loses_none(
 
 def test_the_subscriptions_answer_reaches_code_compose_and_chart(tmp_path: Path) -> None:
     patterns = "orders.item.published,inventory.#"
-    project = tmp_path / WORKER
-    copier.run_copy(
-        str(REPO / "templates"),
-        str(project),
-        data={"kind": "worker", "name": WORKER, "ecosystem": ECOSYSTEM, "subscribes": patterns},
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-    )
+    project = render_kind(tmp_path / WORKER, "worker", WORKER, subscribes=patterns)
 
     assert f'DEFAULT_SUBSCRIBES = "{patterns}"' in (project / "src" / "audit_log" / "__init__.py").read_text()
     compose = validators.compose_config(project / "compose.yaml")
@@ -582,12 +469,5 @@ def test_the_subscriptions_answer_reaches_code_compose_and_chart(tmp_path: Path)
 @pytest.mark.parametrize("answer", ["orders item", "", 'orders."item', "orders..item", "orders.item,"])
 def test_copier_refuses_what_is_not_a_topic_pattern(answer: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="topic patterns"):
-        copier.run_copy(
-            str(REPO / "templates"),
-            str(tmp_path / "out"),
-            data={"kind": "worker", "name": WORKER, "subscribes": answer},
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-        )
+        render_template(tmp_path / "out", kind="worker", name=WORKER, subscribes=answer)
     assert not (tmp_path / "out" / "compose.yaml").exists()

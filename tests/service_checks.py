@@ -1,0 +1,225 @@
+"""What the per-kind service tests (test_<kind>_service.py) share: render a service of a kind, and
+the checks of its files a user's CI would run (no leftover markers, exact pins, its own ruff, the
+compose file and Dockerfile parts the Python kinds take from templates/shared/) and of its own
+check script.
+
+Each kind's file keeps what only that kind has (its layout, ports, commands, the worker's
+shutdown, the frontend's nginx)."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from tests import validators
+from tests.helpers import render_template
+from tests.service_venv import clean_env, pytest_summary
+
+ECOSYSTEM = "shop"
+
+Model = dict[str, Any]
+
+
+def render_kind(destination: Path, kind: str, name: str, **answers: object) -> Path:
+    """A service of `kind` named `name` in the ecosystem ECOSYSTEM, rendered by Copier into
+    `destination` with these other answers (the rest default). Returns `destination`."""
+    return render_template(destination, kind=kind, name=name, ecosystem=ECOSYSTEM, **answers)
+
+
+def package_of(name: str) -> str:
+    """The Python package of a service name (a dash is not allowed in one)."""
+    return name.replace("-", "_")
+
+
+# ---------------------------------------------------------------------------------------------
+# The project's files
+
+
+def assert_no_leftover_markers(project: Path) -> None:
+    """No TODO/FIXME/XXX and no unrendered Jinja outside chart/ (Helm's own `{{` lives there)."""
+    found = [
+        f"{path.relative_to(project)}:{number}"
+        for path in project.rglob("*")
+        if path.is_file() and "chart" not in path.relative_to(project).parts
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if re.search(r"\b(TODO|FIXME|XXX)\b|\{\{|\{%", line)
+    ]
+    assert not found, f"TODO markers or unrendered Jinja: {found}"
+
+
+def assert_requirements_pinned_exactly(project: Path) -> None:
+    """Every line of requirements.txt and requirements-dev.txt is `name==version`."""
+    for file in ("requirements.txt", "requirements-dev.txt"):
+        for line in (project / file).read_text().splitlines():
+            line = line.strip()
+            if not line or line.startswith("#") or line == "-r requirements.txt":
+                continue
+            assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[0-9][A-Za-z0-9.+!-]*", line), f"{file}: {line}"
+
+
+def assert_passes_its_own_ruff(project: Path) -> None:
+    """`ruff check` and `ruff format --check` with the project's own configuration."""
+    ruff = validators._bin("ruff")
+    for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        proc = subprocess.run([ruff, *args], cwd=project, capture_output=True, text=True)
+        assert proc.returncode == 0, f"ruff {' '.join(args)}:\n{proc.stdout}{proc.stderr}"
+
+
+# ---------------------------------------------------------------------------------------------
+# compose.yaml
+
+
+def published_ports(service: Model) -> list[tuple[str, str, int]]:
+    """A compose service's ports as (host address, host port, container port)."""
+    return [(p["host_ip"], str(p["published"]), p["target"]) for p in service["ports"]]
+
+
+def watch_actions(service: Model) -> set[tuple[str, str]]:
+    """A compose service's `develop.watch` as (action, name of the watched path)."""
+    return {(w["action"], Path(w["path"]).name) for w in service["develop"]["watch"]}
+
+
+def assert_python_compose_services(services: dict[str, Model], name: str) -> None:
+    """What a Python kind's compose.yaml takes from templates/shared/compose/: the app `name`,
+    `<name>-migrate` after a healthy PostgreSQL, `<name>-db` and `<name>-mq` pinned, with a volume
+    and a real health check each (`<name>-test` is behind a profile)."""
+    assert set(services) == {name, f"{name}-db", f"{name}-mq", f"{name}-migrate"}
+    app, db, mq, migrate = (services[n] for n in (name, f"{name}-db", f"{name}-mq", f"{name}-migrate"))
+    assert app["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
+    assert migrate["depends_on"][f"{name}-db"]["condition"] == "service_healthy"
+    assert "alembic upgrade head" in " ".join(migrate["command"])
+    assert re.fullmatch(r"postgres:\d+\.\d+-\w+", db["image"]), db["image"]
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    assert re.fullmatch(r"rabbitmq:\d+\.\d+\.\d+-management", mq["image"]), mq["image"]
+    assert mq["healthcheck"]["test"][:2] == ["CMD", "rabbitmq-diagnostics"]
+    for backing in (db, mq):
+        assert any(v["type"] == "volume" for v in backing["volumes"]), backing["image"]
+    assert re.fullmatch(rf"amqp://[^@]+@{name}-mq:5672/", app["environment"]["AMQP_URL"])
+    assert app["environment"]["OTEL_TRACES_EXPORTER"] == "none"
+    assert ("rebuild", "requirements.txt") in watch_actions(app)
+
+
+def assert_python_compose_takes_credentials_from_env_file(project: Path, scratch: Path) -> tuple[Model, Model]:
+    """A copy of the project with a .env (from .env.example, another password): the password
+    reaches PostgreSQL, RabbitMQ and the app's and the `test` service's URLs. The two models, without
+    and with the `test` profile."""
+    copy = scratch / project.name
+    shutil.copytree(project, copy)
+    password = secrets.token_hex(8)
+    (copy / ".env").write_text((copy / ".env.example").read_text().replace("local-dev-only", password))
+
+    model = validators.compose_config(copy / "compose.yaml")
+    full = validators.compose_config(copy / "compose.yaml", env={"COMPOSE_PROFILES": "test"})
+
+    name = project.name
+    services = model["services"]
+    assert services[f"{name}-db"]["environment"]["POSTGRES_PASSWORD"] == password
+    assert services[f"{name}-mq"]["environment"]["RABBITMQ_DEFAULT_PASS"] == password
+    assert f":{password}@{name}-db:5432/" in services[name]["environment"]["DATABASE_URL"]
+    assert f":{password}@{name}-mq:5672/" in services[name]["environment"]["AMQP_URL"]
+    test = full["services"][f"{name}-test"]
+    assert test["build"]["target"] == "test"
+    assert f":{password}@" in test["environment"]["DATABASE_URL"]
+    assert f":{password}@{name}-mq:5672/" in test["environment"]["AMQP_URL"]
+    assert {d: c["condition"] for d, c in test["depends_on"].items()} == {
+        f"{name}-db": "service_healthy",
+        f"{name}-mq": "service_healthy",
+    }
+    return model, full
+
+
+# ---------------------------------------------------------------------------------------------
+# Dockerfile
+
+
+def stage_lines(lines: list[str], stage: str) -> list[str]:
+    """The Dockerfile's stripped lines from `FROM ... AS <stage>` to the end."""
+    return lines[lines.index(next(line for line in lines if line.endswith(f"AS {stage}"))) :]
+
+
+def python_runtime_stage(project: Path) -> list[str]:
+    """Check what a Python kind's Dockerfile takes from templates/shared/docker/ (stages base,
+    deps, test running scripts/check.sh, then dev and runtime; a pinned slim Python) and what its
+    runtime stage must be (a non-root UID, a HEALTHCHECK, no dev tool); the runtime stage's lines."""
+    lines = [line.strip() for line in (project / "Dockerfile").read_text().splitlines()]
+    stages = [line.split() for line in lines if line.startswith("FROM ")]
+    assert [s[-1] for s in stages] == ["base", "deps", "test", "dev", "runtime"]
+    assert re.fullmatch(r"python:3\.12\.\d+-slim-bookworm", stages[0][1]), stages[0][1]
+    assert 'CMD ["bash", "scripts/check.sh"]' in stage_lines(lines, "test")
+    runtime = stage_lines(lines, "runtime")
+    users = [line.split()[1] for line in runtime if line.startswith("USER ")]
+    assert users and all(int(part) >= 10000 for part in users[-1].split(":")), users
+    assert any(line.startswith("HEALTHCHECK") for line in runtime)
+    assert not any(re.search(r"requirements-dev|pytest|ruff", line) for line in runtime)
+    return runtime
+
+
+def runtime_command(runtime: list[str]) -> list[str]:
+    """The runtime stage's CMD (the last one: the HEALTHCHECK's CMD comes first)."""
+    cmd = [line for line in runtime if line.startswith("CMD ")][-1]
+    command: list[str] = json.loads(cmd.removeprefix("CMD "))
+    return command
+
+
+# ---------------------------------------------------------------------------------------------
+# The project's own check script and test suite (end to end)
+
+
+def run_python_check_script(project: Path, env: dict[str, str], junit: Path, *, timeout: float) -> set[str]:
+    """scripts/check.sh of a Python kind passes: its tests all pass (none skipped), unit and
+    integration tests among them, and the licences are checked. The test modules it ran."""
+    proc = subprocess.run(
+        ["bash", "scripts/check.sh", f"--junitxml={junit}"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"scripts/check.sh failed:\n{output[-8000:]}"
+
+    counts = pytest_summary(proc.stdout)
+    assert counts["passed"] > 0, counts
+    assert counts["failed"] == counts["skipped"] == counts["error"] == counts["xfailed"] == 0, counts
+    modules = {case.get("classname", "") for case in ET.parse(junit).getroot().iter("testcase")}
+    assert {"unit", "integration"} <= {m.split(".")[1] for m in modules}, modules
+    assert "== licences" in proc.stdout and "packages checked" in proc.stdout
+    assert "== all checks passed" in proc.stdout
+    return modules
+
+
+def assert_integration_tests_need_a_database(project: Path, venv: Path) -> None:
+    """Without DATABASE_URL the project's integration tests fail (and say what to set): none
+    passes or is skipped."""
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", "tests/integration"],
+        cwd=project,
+        env=clean_env(venv),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "set DATABASE_URL" in proc.stdout
+    counts = pytest_summary(proc.stdout)
+    assert counts["passed"] == counts["skipped"] == 0, counts
+
+
+def migrate(project: Path, venv: Path, database_url: str) -> None:
+    """`alembic upgrade head` of the project against `database_url`."""
+    proc = subprocess.run(
+        [str(venv / "bin" / "alembic"), "upgrade", "head"],
+        cwd=project,
+        env=clean_env(venv, DATABASE_URL=database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
