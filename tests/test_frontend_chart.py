@@ -100,6 +100,10 @@ def test_checkov_finds_nothing(chart: Path, case: str, tmp_path: Path) -> None:
     chart_checks.assert_checkov_passes(chart, {case: CASES[case]}, tmp_path)
 
 
+def test_generated_chart_has_no_leftover_template_syntax(chart: Path) -> None:
+    chart_checks.assert_no_template_leftovers(chart)
+
+
 def test_no_service_monitor_and_no_secret(chart: Path) -> None:
     """nginx exposes no metrics and the page holds no secret: nothing to scrape, nothing mounted."""
     docs = render(chart, ENVIRONMENTS["production"], "shop-production")
