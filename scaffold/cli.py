@@ -170,6 +170,10 @@ def remove(
     name: Annotated[str, typer.Argument(help="The service to unwire.")],
     directory: Directory = None,
     delete_code: Annotated[bool, typer.Option("--delete-code", help="Also delete the service's directory.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="With --delete-code: delete even uncommitted or unpushed work."),
+    ] = False,
     dry_run: DryRun = False,
     as_json: Json = False,
 ) -> None:
@@ -177,7 +181,9 @@ def remove(
     from scaffold.commands.remove import remove_service
     from scaffold.output import show
 
-    result = _run(lambda: remove_service(_start(directory), name, delete_code=delete_code, dry_run=dry_run))
+    result = _run(
+        lambda: remove_service(_start(directory), name, delete_code=delete_code, dry_run=dry_run, force=force)
+    )
     show(result, as_json=as_json)
 
 
