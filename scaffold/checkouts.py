@@ -37,3 +37,17 @@ def clone(repository: str, destination: Path, *, cwd: Path) -> None:
             f"cannot clone {repository}: {reason}",
             "Check the service's `repository` in ecosystem.yaml and your access to it (git clone it by hand to see).",
         )
+
+
+def ignored_by(root: Path, path: str) -> bool | None:
+    """Whether the meta-project's git ignores `path` (a service's own checkout must be ignored, or it
+    shows as untracked and `git add -A` embeds it); None when the meta-project is not a git work tree."""
+    proc = subprocess.run(
+        ["git", "check-ignore", "--quiet", "--", f"{path.rstrip('/')}/"],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode not in (0, 1):
+        return None
+    return proc.returncode == 0

@@ -131,6 +131,18 @@ def test_10_a_service_registered_by_git_url_is_cloned_when_missing_then_updated(
     assert ecosystem["services"]["orders"]["template"]["version"] == "2.0.0"
     assert "services/orders" not in status(laptop)
     assert json.loads(scaffold("list", "--json", cwd=laptop).stdout)["missing"] == []
+    assert _checkout_findings(laptop) == []  # the meta-project's .gitignore has services/orders/
+    gitignore = laptop / ".gitignore"
+    gitignore.write_text(gitignore.read_text().replace("services/orders/\n", ""))
+    (warning,) = _checkout_findings(laptop)
+    assert warning["severity"] == "warning" and "add `services/orders/` to .gitignore" in warning["message"]
+
+
+def _checkout_findings(root: Path) -> list[dict[str, object]]:
+    """What `scaffold check` says of orders' directory (its `files` check)."""
+    proc = scaffold("check", "orders", "--json", "--no-checkov", cwd=root, check=False)
+    runs = json.loads(proc.stdout)["runs"]
+    return [f for r in runs if (r["subject"], r["check"]) == ("orders", "files") for f in r["findings"]]
 
 
 def test_a_service_whose_repository_cannot_be_cloned_fails_alone_and_nothing_is_written(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ HINTS: Final = {
     "derived": derived.SYNC_HINT,
     "files": (
         "Restore the service's directory from git (a service with its own `repository` is cloned by "
-        "`scaffold update NAME`), or `scaffold remove NAME` to unwire it."
+        "`scaffold update NAME`, and its path belongs in .gitignore), or `scaffold remove NAME` to unwire it."
     ),
     "answers": "Restore .copier-answers.yml from git; it must name the template version ecosystem.yaml names.",
     "compose": "Fix the compose file; `docker compose config` shows the resolved model.",
@@ -139,6 +139,8 @@ def _plan_service(plan: _Plan, root: Path, ecosystem: Ecosystem, tree: Any, serv
         missing = Finding("error", message, service.path)
         plan.units.append(_unit(0.0, name, "files", partial(_given, [missing])))
         return
+    if service.repository is not None:
+        plan.units.append(_unit(0.01, name, "files", partial(_own_checkout, root, service)))
     version_at = ecosystem_file.position(tree, ["services", name, "template", "version"]) or (None, None)
     plan.units.append(_unit(0.05, name, "answers", partial(answers.problems, root, service, version_at)))
     if (skip := _missing(name, "compose", tools, "compose")) is not None:
@@ -159,6 +161,19 @@ def _plan_service(plan: _Plan, root: Path, ecosystem: Ecosystem, tree: Any, serv
         relative = f"{service.path}/Dockerfile"
         work = partial(dockerfile.hadolint, str(tools.hadolint), directory / "Dockerfile", relative=relative)
         plan.file_check(name, "dockerfile", directory / "Dockerfile", relative, work)
+
+
+def _own_checkout(root: Path, service: Service) -> list[Finding]:
+    """A service with its own repository: the meta-project's git must ignore its checkout."""
+    from scaffold.checkouts import ignored_by
+
+    if ignored_by(root, service.path) is False:
+        message = (
+            f"the checkout of its own repository is not ignored by the meta-project's git: "
+            f"add `{service.path}/` to .gitignore"
+        )
+        return [Finding("warning", message, service.path)]
+    return []
 
 
 def _plan_ecosystem(plan: _Plan, root: Path, ecosystem: Ecosystem, tools: Tools) -> None:
