@@ -135,7 +135,7 @@ def test_10_a_service_registered_by_git_url_is_cloned_when_missing_then_updated(
     gitignore = laptop / ".gitignore"
     gitignore.write_text(gitignore.read_text().replace("services/orders/\n", ""))
     (warning,) = _checkout_findings(laptop)
-    assert warning["severity"] == "warning" and "add `services/orders/` to .gitignore" in warning["message"]
+    assert warning["severity"] == "warning" and "add `services/orders/` to .gitignore" in str(warning["message"])
 
 
 def _checkout_findings(root: Path) -> list[dict[str, object]]:
