@@ -169,6 +169,38 @@ def test_a_service_whose_repository_cannot_be_cloned_fails_alone_and_nothing_is_
     assert 'greet("everyone")' in (root / "services" / "stock" / "app.py").read_text()  # the other one updated
 
 
+def test_a_moved_template_repository_is_one_edit_of_ecosystem_yaml_then_an_update(tmp_path: Path) -> None:
+    old_home = tmp_path / "platform-templates"
+    template = TemplateRepo(old_home)
+    template.release("1.0.0")
+    root = meta_project(tmp_path, template, "orders", "billing")
+    # The platform team moves its repository; the old location is gone.
+    new_home = tmp_path / "moved" / "templates"
+    new_home.parent.mkdir()
+    old_home.rename(new_home)
+    template = TemplateRepo(new_home)
+    template.replace("backend/config.ini.jinja", "level = info", "level = warning")
+    template.release("2.0.0")
+    ecosystem = root / "ecosystem.yaml"
+    ecosystem.write_text(ecosystem.read_text().replace(f"source: {old_home}\n", f"source: {new_home}\n"))
+    assert str(old_home) not in ecosystem.read_text()
+    commit_all(root, "the templates moved")
+
+    scaffold("update", "--all", cwd=root)
+
+    for name in ("orders", "billing"):
+        service = root / "services" / name
+        answers = yaml.safe_load((service / ".copier-answers.yml").read_text())
+        assert (answers["_src_path"], answers["_commit"]) == (str(new_home), "v2.0.0")
+        assert "level = warning" in (service / "config.ini").read_text()
+    assert yaml.safe_load((root / ".copier-answers.yml").read_text())["_src_path"] == str(new_home)
+    commit_all(root, "update to 2.0.0")
+    template.replace("backend/config.ini.jinja", "level = warning", "level = error")
+    template.release("3.0.0")
+    copier_update(root / "services" / "orders")  # plain copier follows the new location too
+    assert "level = error" in (root / "services" / "orders" / "config.ini").read_text()
+
+
 @pytest.mark.e2e
 def test_9_a_fresh_clone_with_a_newer_scaffold_updates_its_services(ecosystem: Path, tmp_path: Path) -> None:
     root = ecosystem
