@@ -2,9 +2,9 @@
 
 A command stages every change (file writes, symlinks, deletions, a rendered directory moved into
 place) and applies them together. Each change is first written to a journal, then made: a new
-file is written under a temporary name and renamed over the old one, and the old entry is moved
-aside into the transaction's directory (`.scaffold/txn-*`). The journal ends with a commit record
-once every change is made.
+file is written under a temporary name and renamed over the old one, which is kept first in the
+transaction's directory (`.scaffold/txn-*`; hard-linked, so a replaced file is never missing).
+The journal ends with a commit record once every change is made.
 
 - An exception half-way undoes every change at once (`rollback`).
 - A process killed half-way (SIGKILL, power to the terminal) leaves the journal behind. The next
@@ -125,7 +125,7 @@ class Transaction:
                 os.fsync(handle.fileno())
             os.chmod(temporary, mode)
         if backup is not None:
-            os.rename(path, self._scratch / backup)
+            _set_aside(path, self._scratch / backup)
         os.rename(temporary, path)
 
     def delete(self, relative: str) -> None:
@@ -165,6 +165,20 @@ class Transaction:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 
+def _set_aside(path: Path, backup: Path) -> None:
+    """Keep the entry a `put` replaces. A file (or symlink) is hard-linked, so it stays at its path
+    until the new one is renamed over it in one step: a kill in between never leaves the path
+    missing (were it ecosystem.yaml, no command could find the meta-project to recover it). A
+    directory, or a file system without hard links, is moved aside."""
+    if path.is_symlink() or not path.is_dir():
+        try:
+            os.link(path, backup, follow_symlinks=False)
+            return
+        except OSError:
+            pass
+    os.rename(path, backup)
+
+
 def _undo(root: Path, scratch: Path, steps: list[_Step]) -> None:
     """Undo journaled steps from the last one, whichever of their moves had happened."""
     for step in reversed(steps):
@@ -184,6 +198,9 @@ def _undo(root: Path, scratch: Path, steps: list[_Step]) -> None:
             continue
         backup = scratch / step.backup
         if _exists(backup):  # the old entry was set aside: put it back
+            if _exists(path) and (path.is_symlink() or not path.is_dir()) and not backup.is_dir():
+                os.rename(backup, path)  # replaces the file in one step: never missing
+                continue
             if _exists(path):
                 _remove(path)
             os.rename(backup, path)

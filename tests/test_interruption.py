@@ -27,7 +27,7 @@ import pytest
 from scaffold import transaction
 from scaffold.checks import derived
 from scaffold.ecosystem_file import load
-from scaffold.project import STATE_DIR, locked
+from scaffold.project import STATE_DIR, find_root, locked
 from tests.helpers import diff, scaffold, snapshot
 
 COMMANDS = ("new", "remove", "sync")
@@ -69,6 +69,7 @@ def _check(root: Path) -> tuple[int, Any]:
 
     proc = scaffold("check", "--no-checkov", "--json", cwd=root, check=False)
     assert "Traceback" not in proc.stderr
+    assert proc.stdout.strip(), f"scaffold check printed no report (exit {proc.returncode}):\n{proc.stderr}"
     runs = json.loads(proc.stdout)["runs"]
     return proc.returncode, [(r["subject"], r["check"], r["status"], r["findings"]) for r in runs]
 
@@ -233,6 +234,7 @@ def _crash_states(case: Case, command: str, work: Path) -> list[Path]:
 
     patches = [
         (os, "rename", before(os.rename)),
+        (os, "link", before(os.link)),
         (os, "symlink", before(os.symlink)),
         (transaction.Transaction, "__init__", init),
         (transaction.Transaction, "_record", before(transaction.Transaction._record)),
@@ -262,6 +264,8 @@ def test_a_kill_at_every_step_leaves_before_or_after(cases: Cases, command: str,
     }
     verdicts: list[str] = []
     for state in _crash_states(case, command, tmp_path):
+        # Every command finds the meta-project by its ecosystem.yaml before it can recover it.
+        assert find_root(state) == state.resolve(), f"{state.name}: ecosystem.yaml is missing"
         with locked(state):  # what the next command does first: finish or undo
             pass
         now = snapshot(state)
