@@ -1,6 +1,6 @@
 """Backend requests/s with tracing + JSON access logs on, against the same app with them off.
 
-    .venv/bin/python -m bench.backend_throughput        (or: make bench-throughput)
+    .venv/bin/python -m bench.backend_throughput        (also run by: make bench-all)
 
 Renders the backend template, installs its pinned requirements (cached like the tests do),
 starts a real PostgreSQL on loopback, then alternates two uvicorn processes of the same app,
