@@ -19,12 +19,10 @@ so start-up and shutdown are not counted.
 from __future__ import annotations
 
 import argparse
-import http.server
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -33,6 +31,7 @@ from pathlib import Path
 
 import copier
 
+from tests.otlp_sink import otlp_sink
 from tests.servers import PG_BIN, free_port, postgres_server, rabbitmq_server
 from tests.service_venv import clean_env, service_venv
 
@@ -64,31 +63,6 @@ async def main(url, prefix, count):
             ))
 asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 """
-
-
-class _Sink(http.server.BaseHTTPRequestHandler):
-    """Accepts OTLP/HTTP exports and drops them (what matters is the worker's cost of sending)."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def otlp_sink() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Sink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
 
 
 def psql(database_url: str, sql: str) -> str:
