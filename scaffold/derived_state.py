@@ -25,7 +25,7 @@ def digest(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def _on_disk(root: Path, relative: str) -> bytes | None:
+def on_disk(root: Path, relative: str) -> bytes | None:
     """The bytes at `relative` (a symlink's target for links), or None when absent."""
     path = root / relative
     if path.is_symlink():
@@ -71,7 +71,7 @@ def plan(root: Path, files: tuple[DerivedFile, ...]) -> Plan:
     write: list[DerivedFile] = []
     unchanged: list[str] = []
     for file in files:
-        current = _on_disk(root, file.path)
+        current = on_disk(root, file.path)
         if current == file.content:
             unchanged.append(file.path)
             continue
@@ -83,7 +83,7 @@ def plan(root: Path, files: tuple[DerivedFile, ...]) -> Plan:
     for path, recorded in sorted(record.items()):
         if path in derived_paths:
             continue
-        current = _on_disk(root, path)
+        current = on_disk(root, path)
         if current is None:
             continue
         if digest(current) != recorded:

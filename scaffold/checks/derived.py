@@ -6,11 +6,10 @@ since) or edited by hand (it is neither); files scaffold wrote that no longer be
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from scaffold.checks.findings import Finding
-from scaffold.derived_state import RECORD, digest, read_record, render_record
+from scaffold.derived_state import RECORD, digest, on_disk, read_record, render_record
 from scaffold.errors import UsageError
 from scaffold.model import Ecosystem
 from scaffold.wiring import derive
@@ -21,15 +20,6 @@ SYNC_HINT = (
 )
 
 
-def _on_disk(root: Path, relative: str) -> bytes | None:
-    path = root / relative
-    if path.is_symlink():
-        return os.readlink(path).encode()
-    if path.is_file():
-        return path.read_bytes()
-    return b"\0directory" if path.exists() else None
-
-
 def problems(root: Path, ecosystem: Ecosystem) -> list[Finding]:
     files = derive(ecosystem)
     try:
@@ -38,7 +28,7 @@ def problems(root: Path, ecosystem: Ecosystem) -> list[Finding]:
         return [Finding("error", err.message, RECORD)]
     found: list[Finding] = []
     for file in files:
-        current = _on_disk(root, file.path)
+        current = on_disk(root, file.path)
         if current == file.content:
             continue
         if current is None:
@@ -49,8 +39,8 @@ def problems(root: Path, ecosystem: Ecosystem) -> list[Finding]:
             found.append(Finding("error", "edited by hand", file.path))
     derived_paths = {f.path for f in files}
     for path in sorted(set(record) - derived_paths):
-        if _on_disk(root, path) is not None:
+        if on_disk(root, path) is not None:
             found.append(Finding("error", "left over: no longer derived from ecosystem.yaml", path))
-    if not found and _on_disk(root, RECORD) != render_record(files):
+    if not found and on_disk(root, RECORD) != render_record(files):
         found.append(Finding("error", "out of date with the derived files", RECORD))
     return found
