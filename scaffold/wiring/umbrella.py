@@ -286,20 +286,7 @@ metadata:
     app.kubernetes.io/name: {service.name}
 spec:
   {{{{- include "{HELPERS}.gatewayAttachment" . | nindent 2 }}}}
-  rules:
-    - matches:
-        - path:
-            type: PathPrefix
-            value: {prefix}
-      filters:
-        - type: URLRewrite
-          urlRewrite:
-            path:
-              type: ReplacePrefixMatch
-              replacePrefixMatch: /
-      backendRefs:
-        - name: {{{{ $service }}}}
-          port: {{{{ {values}.service.port }}}}
+{_prefix_rule(prefix, "{{ $service }}", [f"port: {{{{ {values}.service.port }}}}"])}
 {{{{- end }}}}
 """
         )
@@ -329,11 +316,28 @@ metadata:
     {{{{- include "{HELPERS}.labels" . | nindent 4 }}}}
 spec:
   {{{{- include "{HELPERS}.gatewayAttachment" . | nindent 2 }}}}
-  rules:
+{_prefix_rule(OTLP_BROWSER_PATH, "{{ $collector.name }}", _COLLECTOR_REF)}
+{{{{- end }}}}
+"""
+
+
+_COLLECTOR_REF: Final = [
+    "{{- with $collector.namespace }}",
+    "namespace: {{ . }}",
+    "{{- end }}",
+    "port: {{ $collector.port }}",
+]
+
+
+def _prefix_rule(prefix: str, backend: str, backend_fields: list[str]) -> str:
+    """An HTTPRoute's `rules:` sending `prefix` to `backend` with the prefix stripped, as the
+    compose gateway does; `backend_fields` are the backendRef's lines after its name."""
+    fields = "".join(f"\n          {line}" for line in backend_fields)
+    return f"""  rules:
     - matches:
         - path:
             type: PathPrefix
-            value: {OTLP_BROWSER_PATH}
+            value: {prefix}
       filters:
         - type: URLRewrite
           urlRewrite:
@@ -341,13 +345,7 @@ spec:
               type: ReplacePrefixMatch
               replacePrefixMatch: /
       backendRefs:
-        - name: {{{{ $collector.name }}}}
-          {{{{- with $collector.namespace }}}}
-          namespace: {{{{ . }}}}
-          {{{{- end }}}}
-          port: {{{{ $collector.port }}}}
-{{{{- end }}}}
-"""
+        - name: {backend}{fields}"""
 
 
 def _prometheusrule() -> str:
