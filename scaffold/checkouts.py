@@ -16,6 +16,13 @@ from pathlib import Path
 from scaffold.errors import ScaffoldError
 
 
+def user_git(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """git as the user runs it (their configuration: credentials, global ignores), never prompting."""
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"}, check=False
+    )
+
+
 def clone(repository: str, destination: Path, *, cwd: Path) -> None:
     """Clone `repository` into `destination` (which must not exist or be empty).
 
@@ -23,13 +30,7 @@ def clone(repository: str, destination: Path, *, cwd: Path) -> None:
     Never prompts (a missing credential is an error, not a hang). Git removes what it created
     when the clone fails.
     """
-    proc = subprocess.run(
-        ["git", "clone", "--quiet", "--", repository, str(destination)],
-        cwd=cwd,
-        capture_output=True,
-        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-        check=False,
-    )
+    proc = user_git("clone", "--quiet", "--", repository, str(destination), cwd=cwd)
     if proc.returncode != 0:
         lines = proc.stderr.decode(errors="replace").strip().splitlines()
         reason = lines[-1].removeprefix("fatal: ") if lines else f"git exited with {proc.returncode}"
@@ -42,12 +43,7 @@ def clone(repository: str, destination: Path, *, cwd: Path) -> None:
 def ignored_by(root: Path, path: str) -> bool | None:
     """Whether the meta-project's git ignores `path` (a service's own checkout must be ignored, or it
     shows as untracked and `git add -A` embeds it); None when the meta-project is not a git work tree."""
-    proc = subprocess.run(
-        ["git", "check-ignore", "--quiet", "--", f"{path.rstrip('/')}/"],
-        cwd=root,
-        capture_output=True,
-        check=False,
-    )
+    proc = user_git("check-ignore", "--quiet", "--", f"{path.rstrip('/')}/", cwd=root)
     if proc.returncode not in (0, 1):
         return None
     return proc.returncode == 0

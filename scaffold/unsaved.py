@@ -14,11 +14,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scaffold.template_repo import GitError, git
+from scaffold.checkouts import user_git
+
+
+class _GitFailed(Exception):
+    pass
 
 
 def _lines(*args: str, cwd: Path) -> list[str]:
-    return [line for line in git(*args, cwd=cwd).decode(errors="replace").splitlines() if line.strip()]
+    # The user's git configuration: files they ignore globally (editor files) are not "unsaved work".
+    proc = user_git(*args, cwd=cwd)
+    if proc.returncode != 0:
+        raise _GitFailed(proc.stderr.decode(errors="replace"))
+    return [line for line in proc.stdout.decode(errors="replace").splitlines() if line.strip()]
 
 
 def _shown(paths: list[str]) -> str:
@@ -30,8 +38,8 @@ def unsaved_work(directory: Path) -> list[str]:
     if not directory.is_dir():
         return []
     try:
-        top = Path(git("rev-parse", "--show-toplevel", cwd=directory).decode().strip()).resolve()
-    except GitError:
+        top = Path(_lines("rev-parse", "--show-toplevel", cwd=directory)[0]).resolve()
+    except _GitFailed:
         return []
     if top == directory.resolve():
         return _own_repository(directory)
@@ -45,13 +53,13 @@ def _own_repository(directory: Path) -> list[str]:
         found.append(f"uncommitted changes ({_shown(changed)})")
     try:
         unpushed = _lines("rev-list", "--branches", "--not", "--remotes", cwd=directory)
-    except GitError:  # no commit yet
+    except _GitFailed:  # no commit yet
         unpushed = []
     if unpushed:
         found.append(f"{len(unpushed)} commit(s) no remote has")
     try:
         stashes = _lines("stash", "list", cwd=directory)
-    except GitError:
+    except _GitFailed:
         stashes = []
     if stashes:
         found.append(f"{len(stashes)} stash(es)")

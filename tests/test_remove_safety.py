@@ -74,3 +74,16 @@ def test_a_service_in_its_own_repository_keeps_unpushed_commits_and_stashes(ecos
     git(service, "stash", "drop", "--quiet")
     scaffold("remove", "orders", "--delete-code", cwd=ecosystem)
     assert not service.exists()
+
+
+def test_files_the_user_ignores_globally_are_not_unsaved_work(ecosystem: Path, tmp_path: Path) -> None:
+    service = _committed_orders(ecosystem)
+    (service / "app.py.swp").write_text("editor state\n")
+    excludes = tmp_path / "global-ignore"
+    excludes.write_text("*.swp\n")
+    config = tmp_path / "gitconfig"
+    config.write_text(f"[core]\n\texcludesFile = {excludes}\n")
+
+    scaffold("remove", "orders", "--delete-code", cwd=ecosystem, env={"GIT_CONFIG_GLOBAL": str(config)})
+
+    assert not service.exists()
