@@ -120,7 +120,7 @@ def test_chart_metadata_names_the_service(chart: Path) -> None:
         "digest": "",
         "pullPolicy": "IfNotPresent",
     }
-    assert values["global"] == {"environment": "", "secretName": ""}
+    assert values["global"] == {"environment": "", "secretName": "", "apiVersions": []}
     assert values["otel"]["endpoint"] == "http://otel-collector:4318"
     assert (chart / "values.schema.json").is_file()
     assert (chart / ".helmignore").is_file()

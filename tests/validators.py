@@ -21,6 +21,7 @@ import yaml
 from scaffold.checks import checkov as check_checkov
 from scaffold.checks import compose, helm, kubernetes, tools
 from scaffold.checks import dockerfile as check_dockerfile
+from scaffold.custom_resources import with_api_versions
 
 KUBE_VERSION = kubernetes.KUBE_VERSION
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -69,20 +70,29 @@ def compose_config(*files: Path, env: dict[str, str] | None = None) -> dict[str,
 
 
 def helm_lint(chart: Path, values: dict[str, Any] | None = None) -> None:
-    """Helm lint --strict: no errors and no warnings (severity 1 is info)."""
-    problems = helm.lint(chart, values or {}, relative=str(chart))
+    """Helm lint --strict: no errors and no warnings (severity 1 is info). Custom resources are
+    rendered too, as `scaffold check` does."""
+    problems = helm.lint(chart, with_api_versions(values or {}), relative=str(chart))
     assert not problems, f"helm lint {chart}:\n" + "\n".join(f"{p.location}: {p.message}" for p in problems)
 
 
 def helm_render(
-    chart: Path, values: dict[str, Any] | None = None, *, name: str = "release", namespace: str = "apps"
+    chart: Path,
+    values: dict[str, Any] | None = None,
+    *,
+    name: str = "release",
+    namespace: str = "apps",
+    api_versions: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Render the chart and parse every manifest; return the Kubernetes objects (Helm's own errors propagate)."""
+    """Render the chart and parse every manifest; return the Kubernetes objects (Helm's own errors propagate).
+    The custom APIs the cluster is taken to serve are `api_versions` (default: every one the charts
+    use, as `scaffold check` renders them)."""
     import helm_python
 
+    values = with_api_versions(values or {}, api_versions)
     with helm_python.Chart.load(str(chart)) as loaded:
-        loaded.validate_schema(values or {})
-        rendered = loaded.render(values=values or {}, name=name, namespace=namespace)
+        loaded.validate_schema(values)
+        rendered = loaded.render(values=values, name=name, namespace=namespace)
     try:
         objects = helm.parse(rendered, relative=str(chart))
     except helm.RenderError as err:

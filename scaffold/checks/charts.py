@@ -1,5 +1,6 @@
 """A service's chart and the umbrella chart: Helm lint (strict) and render for every environment,
-each rendered object against the Kubernetes schemas.
+each rendered object against the Kubernetes schemas. Custom resources (ServiceMonitor, HTTPRoute,
+PrometheusRule) are rendered as if the cluster served their APIs, so that they are checked too.
 
 A service's chart is checked with the values the umbrella gives it in each environment (its
 section and `global` of the umbrella's values.yaml, overridden by values-<env>.yaml, as Helm
@@ -18,6 +19,7 @@ from typing import Any
 
 from scaffold.checks import helm, kubernetes
 from scaffold.checks.findings import Finding
+from scaffold.custom_resources import with_api_versions
 from scaffold.model import Ecosystem, Service
 
 UMBRELLA = "deploy/chart"
@@ -74,14 +76,14 @@ def service_values(root: Path, environment: str, service: str) -> tuple[dict[str
     result: dict[str, Any] = dict(own) if isinstance(own, dict) else {}
     if isinstance(merged.get("global"), dict):
         result["global"] = merged["global"]
-    return result, found + problems
+    return with_api_versions(result), found + problems
 
 
 def umbrella_values(root: Path, ecosystem: Ecosystem, environment: str) -> tuple[dict[str, Any], list[Finding]]:
     """values-<env>.yaml with every service chart switched off."""
     values, found = environment_values(root, environment)
     off = {s.name: {"enabled": False} for s in ecosystem.services}
-    return _merge(values, off), found
+    return with_api_versions(_merge(values, off)), found
 
 
 def _validate(objects: list[helm.Rendered], relative: str) -> list[Finding]:
