@@ -85,6 +85,15 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Alerting:
+    """Where alerts go: the once-per-cluster part (relay, cluster and node rules) and the receivers."""
+
+    namespace: str = "monitoring"  # namespace of the platform release (rollback relay, cluster and node rules)
+    github_repository: str | None = None  # OWNER/NAME the rollback relay sends repository_dispatch to
+    receivers: dict[str, dict[str, object]] = field(default_factory=dict)  # level -> Alertmanager receiver fields
+
+
+@dataclass(frozen=True)
 class Ecosystem:
     name: str
     description: str
@@ -92,6 +101,7 @@ class Ecosystem:
     template: TemplateRef  # the template that rendered the meta-project itself
     environments: tuple[Environment, ...]
     services: tuple[Service, ...]
+    alerting: Alerting = field(default_factory=Alerting)
 
     def service(self, name: str) -> Service | None:
         return next((s for s in self.services if s.name == name), None)

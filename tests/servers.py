@@ -279,3 +279,53 @@ def _stop_rabbitmq(env: dict[str, str], process: subprocess.Popen[bytes]) -> Non
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, sig)
     process.wait()
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes] | None = None, *, timeout: float = 30) -> None:
+    """Wait until something accepts connections on 127.0.0.1:port (and `process` is still running)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        if process is not None and process.poll() is not None:
+            raise ServerError(f"the server exited with {process.returncode} before listening on {port}")
+        if time.monotonic() > deadline:
+            raise ServerError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+        time.sleep(0.1)
+
+
+ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")  # Debian's prometheus-alertmanager
+
+
+@contextmanager
+def alertmanager_server(config: Path) -> Iterator[str]:
+    """Debian's Alertmanager with `config` on 127.0.0.1 (no HA cluster port); yield its base URL;
+    stop it and delete its data after."""
+    if not ALERTMANAGER.exists():
+        raise ServerError(f"{ALERTMANAGER} not found: `apt-get install prometheus-alertmanager` (make test does it)")
+    scratch = Path(tempfile.mkdtemp(prefix="scaffold-am-"))
+    port = free_port()
+    log = (scratch / "alertmanager.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(ALERTMANAGER),
+            f"--config.file={config}",
+            f"--storage.path={scratch / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        shutil.rmtree(scratch, ignore_errors=True)

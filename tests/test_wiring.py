@@ -24,7 +24,7 @@ from scaffold.model import Ecosystem, Environment, Service, TemplateRef
 from scaffold.wiring import DerivedFile, derive
 from scaffold.wiring._render import GENERATED
 from scaffold.wiring.compose import RESERVED_NAMES
-from scaffold.wiring.monitoring import rule_groups
+from scaffold.wiring.monitoring import local_rule_groups, release_rule_groups
 from scaffold.wiring.pipeline import ACTIONS
 from tests import validators
 
@@ -496,13 +496,17 @@ def test_checkov_finds_nothing_in_the_rendered_umbrella(
     validators.checkov(validators.write_manifests(docs, tmp_path / "rendered"), "kubernetes")
 
 
-def test_prometheusrule_has_the_alert_rules(project: Path, eco: Ecosystem) -> None:
+def test_prometheusrule_has_the_release_rules_of_its_environment(project: Path, eco: Ecosystem) -> None:
     docs = render_umbrella(project, eco, "test")
     (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
     assert rule["metadata"]["namespace"] == "shop-test"
-    assert rule["spec"]["groups"] == load(project / "monitoring" / "alerts.yml")["groups"]
-    assert rule["spec"]["groups"] == rule_groups(eco)
+    assert [g["name"] for g in rule["spec"]["groups"]] == [g["name"] for g in release_rule_groups(eco)]
+    for group in rule["spec"]["groups"]:
+        for alert in group["rules"]:
+            assert alert["labels"]["environment"] == "test"
+            assert alert["labels"]["level"] == "service"
+            assert "__" not in alert["expr"], alert["expr"]
 
 
 # --- monitoring ------------------------------------------------------------------------------
@@ -537,15 +541,15 @@ def test_prometheus_scrapes_every_service_metrics_port(project: Path, eco: Ecosy
     assert config["rule_files"] == ["alerts.yml"]
 
 
-def test_alert_rules_cover_three_levels(eco: Ecosystem) -> None:
-    groups = rule_groups(eco)
+def test_local_alert_rules_are_the_service_rules(eco: Ecosystem) -> None:
+    """compose's Prometheus has the application rules; cluster and node rules need Kubernetes."""
+    groups = local_rule_groups(eco)
     levels = {rule["labels"]["level"] for group in groups for rule in group["rules"]}
-    assert levels == {"service", "cluster", "node"}
+    assert levels == {"service"}
     rollback = {
         rule["alert"] for group in groups for rule in group["rules"] if rule["labels"].get("rollback") == "true"
     }
     assert {"ServiceHighErrorRate", "ServiceHighLatency"} <= rollback
-    assert not any(r["labels"].get("rollback") for g in groups if g["name"].endswith(".node") for r in g["rules"])
 
 
 def _series(labels: dict[str, str], metric: str) -> str:
@@ -574,6 +578,7 @@ def test_alert_rules_fire_on_synthetic_series(project: Path) -> None:
                         "exp_alerts": [
                             {
                                 "exp_labels": {
+                                    "ecosystem": "shop",
                                     "service": "orders",
                                     "severity": "critical",
                                     "level": "service",
@@ -614,6 +619,7 @@ def test_alert_rules_fire_on_synthetic_series(project: Path) -> None:
                         "exp_alerts": [
                             {
                                 "exp_labels": {
+                                    "ecosystem": "shop",
                                     "service": "orders",
                                     "severity": "warning",
                                     "level": "service",

@@ -5,8 +5,10 @@ a relative symlink `charts/<name>`, so the chart is complete in the repository: 
 `helm upgrade` need no `helm dependency build` and no chart repository.
 The umbrella adds what belongs to the ecosystem rather than to one service: an HTTPRoute per
 routed service (Gateway API v1, attached to a Gateway named by values) and a PrometheusRule with
-the alert rules of monitoring.py. values-<environment>.yaml hold the per-environment settings,
-merged with the `values` of that environment in ecosystem.yaml.
+the release's service-level alert rules (monitoring.py), scoped to the release's namespace and
+labelled with its environment. Both are custom resources: they are rendered only where the cluster
+serves their API (scaffold.custom_resources). values-<environment>.yaml hold the per-environment
+settings, merged with the `values` of that environment in ecosystem.yaml.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import json
 import posixpath
 from typing import Any, Final
 
+from scaffold.custom_resources import API_VERSIONS_VALUE, HTTP_ROUTE, PROMETHEUS_RULE
 from scaffold.model import ENVIRONMENT_NAMES, Ecosystem, Environment, Service
 from scaffold.wiring._render import GENERATED, YAML_HEADER, deep_merge, dump_yaml, text_file, yaml_file
 from scaffold.wiring.compose import OTLP_BROWSER_PATH
 from scaffold.wiring.files import DerivedFile
 from scaffold.wiring.gateway import route_prefix
-from scaffold.wiring.monitoring import alerts_document
+from scaffold.wiring.monitoring import PLACEHOLDERS, release_rule_groups
 
 CHART_DIR: Final = "deploy/chart"
 CHART_VERSION: Final = "0.1.0"
@@ -98,7 +101,7 @@ def chart_yaml(ecosystem: Ecosystem) -> dict[str, Any]:
 
 def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "global": {"environment": "", "secretName": ""},
+        "global": {"environment": "", "secretName": "", API_VERSIONS_VALUE: []},
         "gateway": {
             "enabled": True,
             "name": f"{ecosystem.name}-gateway",
@@ -144,6 +147,12 @@ def values_schema(ecosystem: Ecosystem) -> dict[str, Any]:
             "properties": {
                 "environment": {"type": "string", "pattern": "^([a-z][-a-z0-9]{0,30})?$"},
                 "secretName": {"type": "string", "pattern": "^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)?$"},
+                API_VERSIONS_VALUE: {
+                    "type": "array",
+                    "description": "Custom APIs (group/version/Kind) to render even when the cluster does not "
+                    "serve them, as `helm template --api-versions`; empty for a delivery: the cluster decides.",
+                    "items": {"type": "string", "pattern": "^[a-z0-9.-]+/v[a-z0-9]+/[A-Za-z]+$"},
+                },
             },
             "required": ["environment", "secretName"],
         },
@@ -225,6 +234,7 @@ app.kubernetes.io/managed-by: {{{{ .Release.Service }}}}
 app.kubernetes.io/part-of: {ecosystem.name}
 {{{{- end }}}}
 
+{has_api_helper(HELPERS)}
 {{{{/* The Gateway an HTTPRoute attaches to, and its hostnames (spec level). */}}}}
 {{{{- define "{HELPERS}.gatewayAttachment" -}}}}
 parentRefs:
@@ -265,6 +275,23 @@ every route's backend is a rendered Service. Argument: (list $ "<service name>")
 """
 
 
+def has_api_helper(prefix: str) -> str:
+    """The named template `<prefix>.hasAPI`: "true" when the cluster serves a custom API
+    (group/version/Kind), or global.apiVersions names it (rendering without a cluster)."""
+    return f"""{{{{/*
+"true" when the cluster serves a custom API (group/version/Kind), or global.apiVersions names it
+(rendering without a cluster); objects of an API the cluster lacks are left out, not failed on.
+Argument: (list $ "<group/version/Kind>").
+*/}}}}
+{{{{- define "{prefix}.hasAPI" -}}}}
+{{{{- $root := index . 0 }}}}
+{{{{- $api := index . 1 }}}}
+{{{{- $assumed := $root.Values.global.{API_VERSIONS_VALUE} | default (list) }}}}
+{{{{- if or ($root.Capabilities.APIVersions.Has $api) (has $api $assumed) }}}}true{{{{ end }}}}
+{{{{- end }}}}
+"""
+
+
 def _httproutes(ecosystem: Ecosystem) -> str:
     blocks: list[str] = []
     for service in _services(ecosystem):
@@ -273,7 +300,7 @@ def _httproutes(ecosystem: Ecosystem) -> str:
             continue
         values = f'(index .Values "{service.name}")'
         blocks.append(
-            f"""{{{{- if and .Values.gateway.enabled {values}.enabled }}}}
+            f"""{{{{- if and $routes .Values.gateway.enabled {values}.enabled }}}}
 {{{{- $service := include "{HELPERS}.serviceName" (list $ "{service.name}") }}}}
 ---
 apiVersion: gateway.networking.k8s.io/v1
@@ -294,7 +321,9 @@ spec:
         blocks.append(_otlp_route())
     header = (
         f"{{{{- /* {GENERATED} */}}}}\n"
-        "{{- /* One HTTPRoute per routed service; the prefix is stripped as by the compose gateway. */}}\n"
+        "{{- /* One HTTPRoute per routed service; the prefix is stripped as by the compose gateway.\n"
+        "      Only where the cluster serves the Gateway API. */}}\n"
+        f'{{{{- $routes := include "{HELPERS}.hasAPI" (list $ "{HTTP_ROUTE.capability}") }}}}\n'
     )
     return header + "\n".join(blocks)
 
@@ -304,7 +333,7 @@ def _has_frontend(ecosystem: Ecosystem) -> bool:
 
 
 def _otlp_route() -> str:
-    return f"""{{{{- if and .Values.gateway.enabled .Values.browserTraces.enabled }}}}
+    return f"""{{{{- if and $routes .Values.gateway.enabled .Values.browserTraces.enabled }}}}
 {{{{- $collector := .Values.browserTraces.collector }}}}
 ---
 apiVersion: gateway.networking.k8s.io/v1
@@ -348,22 +377,28 @@ def _prefix_rule(prefix: str, backend: str, backend_fields: list[str]) -> str:
         - name: {backend}{fields}"""
 
 
-def _prometheusrule() -> str:
+def prometheusrule_template(
+    rules_file: str, *, name_suffix: str, placeholders: dict[str, str], helpers: str = HELPERS
+) -> str:
+    """A PrometheusRule whose spec is the chart's rule file, read as a file so that the rules'
+    {{ $labels }} templates reach Prometheus untouched; `placeholders` (text -> Helm expression) are
+    replaced in it. Rendered only where the cluster serves the PrometheusRule API."""
+    replaced = "".join(f" | replace {json.dumps(text)} {expression}" for text, expression in placeholders.items())
     return f"""{{{{- /* {GENERATED} */}}}}
 {{{{- /* The rules are read as a file so that their {{{{ $labels }}}} placeholders reach Prometheus untouched. */}}}}
-{{{{- if .Values.prometheusRule.enabled }}}}
-apiVersion: monitoring.coreos.com/v1
-kind: PrometheusRule
+{{{{- if and .Values.prometheusRule.enabled (include "{helpers}.hasAPI" (list $ "{PROMETHEUS_RULE.capability}")) }}}}
+apiVersion: {PROMETHEUS_RULE.api_version}
+kind: {PROMETHEUS_RULE.kind}
 metadata:
-  name: {{{{ printf "%s-alerts" .Release.Name | trunc 63 | trimSuffix "-" }}}}
+  name: {{{{ printf "%s-{name_suffix}" .Release.Name | trunc 63 | trimSuffix "-" }}}}
   namespace: {{{{ .Release.Namespace }}}}
   labels:
-    {{{{- include "{HELPERS}.labels" . | nindent 4 }}}}
+    {{{{- include "{helpers}.labels" . | nindent 4 }}}}
     {{{{- with .Values.prometheusRule.labels }}}}
     {{{{- toYaml . | nindent 4 }}}}
     {{{{- end }}}}
 spec:
-  {{{{- .Files.Get "{RULES_FILE}" | nindent 2 }}}}
+  {{{{- .Files.Get "{rules_file}"{replaced} | nindent 2 }}}}
 {{{{- end }}}}
 """
 
@@ -376,17 +411,21 @@ def derive(ecosystem: Ecosystem) -> list[DerivedFile]:
             default_values(ecosystem),
             comment="Defaults of every environment; values-<environment>.yaml override them.\n"
             "Each service's key holds values of that service's chart (see its values.yaml);\n"
-            "image tags are set at delivery (--set <service>.image.tag=<commit>).",
+            "images are set at delivery by digest (`scaffold deploy ENV --images images.json`).",
         ),
         text_file(f"{CHART_DIR}/values.schema.json", json.dumps(values_schema(ecosystem), indent=2, sort_keys=True)),
         text_file(f"{CHART_DIR}/templates/_helpers.tpl", _helpers(ecosystem)),
         text_file(f"{CHART_DIR}/templates/httproutes.yaml", _httproutes(ecosystem)),
-        text_file(f"{CHART_DIR}/templates/prometheusrule.yaml", _prometheusrule()),
+        text_file(
+            f"{CHART_DIR}/templates/prometheusrule.yaml",
+            prometheusrule_template(RULES_FILE, name_suffix="alerts", placeholders=PLACEHOLDERS),
+        ),
         text_file(
             f"{CHART_DIR}/{RULES_FILE}",
             YAML_HEADER
-            + "# Same rules as monitoring/alerts.yml (the PrometheusRule's spec).\n"
-            + dump_yaml(alerts_document(ecosystem)),
+            + "# The release's service-level rules (the PrometheusRule's spec); the chart fills in the release's\n"
+            + "# namespace, name and environment. Cluster and node rules: deploy/platform (once per cluster).\n"
+            + dump_yaml({"groups": release_rule_groups(ecosystem)}),
         ),
     ]
     for env in environments(ecosystem):

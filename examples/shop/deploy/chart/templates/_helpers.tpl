@@ -8,6 +8,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: shop
 {{- end }}
 
+{{/*
+"true" when the cluster serves a custom API (group/version/Kind), or global.apiVersions names it
+(rendering without a cluster); objects of an API the cluster lacks are left out, not failed on.
+Argument: (list $ "<group/version/Kind>").
+*/}}
+{{- define "_umbrella.hasAPI" -}}
+{{- $root := index . 0 }}
+{{- $api := index . 1 }}
+{{- $assumed := $root.Values.global.apiVersions | default (list) }}
+{{- if or ($root.Capabilities.APIVersions.Has $api) (has $api $assumed) }}true{{ end }}
+{{- end }}
+
 {{/* The Gateway an HTTPRoute attaches to, and its hostnames (spec level). */}}
 {{- define "_umbrella.gatewayAttachment" -}}
 parentRefs:
