@@ -11,7 +11,7 @@ export SCAFFOLD_TEST_CACHE ?= $(HOME)/.cache/scaffold-tests
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 PYTEST_JOBS ?= 2
 
-.PHONY: demo test test-fast test-e2e lint typecheck install validators system-packages bench bench-all examples constraints clean
+.PHONY: demo test test-fast test-e2e lint typecheck install validators system-packages bench bench-all examples locks constraints clean
 
 ## install: .venv with scaffold (editable), the validators and the dev tools
 install: $(BIN)/.installed
@@ -81,6 +81,11 @@ bench-all: bench system-packages validators
 ## examples: regenerate examples/ from the templates (tests/test_examples.py compares them)
 examples: install
 	$(BIN)/python -m tests.make_examples examples
+
+## locks: regenerate the Python templates' hashed requirements locks with uv (asks the package index;
+## add ARGS=--upgrade to move every pin); then `make examples`
+locks: install
+	$(BIN)/python -m tests.lock_templates $(ARGS)
 
 constraints: install
 	{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.new && mv constraints.new constraints.txt

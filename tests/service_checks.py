@@ -1,5 +1,5 @@
 """What the per-kind service tests (test_<kind>_service.py) share: render a service of a kind, and
-the checks of its files a user's CI would run (no leftover markers, exact pins, its own ruff, the
+the checks of its files a user's CI would run (no leftover markers, hashed locks, its own ruff, the
 compose file and Dockerfile parts the Python kinds take from templates/shared/) and of its own
 check script.
 
@@ -13,9 +13,14 @@ import re
 import secrets
 import shutil
 import subprocess
+import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from tests import validators
 from tests.helpers import render_template
@@ -53,14 +58,55 @@ def assert_no_leftover_markers(project: Path) -> None:
     assert not found, f"TODO markers or unrendered Jinja: {found}"
 
 
-def assert_requirements_pinned_exactly(project: Path) -> None:
-    """Every line of requirements.txt and requirements-dev.txt is `name==version`."""
-    for file in ("requirements.txt", "requirements-dev.txt"):
-        for line in (project / file).read_text().splitlines():
-            line = line.strip()
-            if not line or line.startswith("#") or line == "-r requirements.txt":
-                continue
-            assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[0-9][A-Za-z0-9.+!-]*", line), f"{file}: {line}"
+LOCK_FILES = ("requirements.txt", "requirements-dev.txt")
+
+
+def read_lock(path: Path) -> dict[str, tuple[Version, list[str]]]:
+    """A requirements file as uv writes it: {name: (version, hashes)}. Fails unless every
+    requirement is pinned with `==` and carries at least one sha256 hash."""
+    entries: dict[str, tuple[Version, list[str]]] = {}
+    for line in path.read_text().replace("\\\n", " ").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement, *hashes = line.split(" --hash=")
+        parsed = Requirement(requirement.strip())
+        (specifier,) = parsed.specifier
+        assert specifier.operator == "==", f"{path.name}: {requirement} is not pinned exactly"
+        assert hashes and all(re.fullmatch(r"sha256:[0-9a-f]{64}", h.strip()) for h in hashes), line
+        entries[canonicalize_name(parsed.name)] = (Version(specifier.version), [h.strip() for h in hashes])
+    return entries
+
+
+def assert_requirements_locked(project: Path) -> None:
+    """requirements.txt and requirements-dev.txt are complete locks with hashes of what
+    pyproject.toml declares (runtime; runtime + group `dev`), made by the project's own
+    scripts/lock.sh (their headers name its commands), the dev lock at the runtime lock's versions."""
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    runtime, dev = (read_lock(project / name) for name in LOCK_FILES)
+    declared = {
+        "requirements.txt": [Requirement(r) for r in pyproject["project"]["dependencies"]],
+        "requirements-dev.txt": [
+            Requirement(r) for r in [*pyproject["project"]["dependencies"], *pyproject["dependency-groups"]["dev"]]
+        ],
+    }
+    for name, lock in (("requirements.txt", runtime), ("requirements-dev.txt", dev)):
+        for requirement in declared[name]:
+            key = canonicalize_name(requirement.name)
+            assert key in lock, f"{name} does not lock {requirement.name}"
+            assert requirement.specifier.contains(lock[key][0], prereleases=True), f"{name}: {requirement}"
+            for extra in requirement.extras:
+                assert extra != "binary" or f"{key}-binary" in lock, f"{name} lacks {key}[{extra}]"
+    for package, (version, _) in runtime.items():
+        assert dev[package][0] == version, f"requirements-dev.txt moves {package} off {version}"
+    commands = [
+        " ".join(line.split())
+        for line in (project / "scripts" / "lock.sh").read_text().replace("\\\n", " ").splitlines()
+        if line.startswith("uv pip compile")
+    ]
+    for name, command in zip(LOCK_FILES, commands, strict=True):
+        header = (project / name).read_text().splitlines()[1].lstrip("# ").strip()
+        assert header == command.replace(' "$@"', ""), f"{name} was not made by scripts/lock.sh: {header}"
 
 
 def assert_passes_its_own_ruff(project: Path) -> None:
@@ -145,13 +191,16 @@ def stage_lines(lines: list[str], stage: str) -> list[str]:
 
 def python_runtime_stage(project: Path) -> list[str]:
     """Check what a Python kind's Dockerfile takes from templates/shared/docker/ (stages base,
-    deps, test running scripts/check.sh, then dev and runtime; a pinned slim Python) and what its
-    runtime stage must be (a non-root UID, a HEALTHCHECK, no dev tool); the runtime stage's lines."""
+    deps and test installing the hashed locks, test running scripts/check.sh, then dev and runtime;
+    a pinned slim Python) and what its runtime stage must be (a non-root UID, a HEALTHCHECK, no dev
+    tool); the runtime stage's lines."""
     lines = [line.strip() for line in (project / "Dockerfile").read_text().splitlines()]
     stages = [line.split() for line in lines if line.startswith("FROM ")]
     assert [s[-1] for s in stages] == ["base", "deps", "test", "dev", "runtime"]
     assert re.fullmatch(r"python:3\.12\.\d+-slim-bookworm", stages[0][1]), stages[0][1]
     assert 'CMD ["bash", "scripts/check.sh"]' in stage_lines(lines, "test")
+    installs = [re.search(r"pip install .*--require-hashes -r (\S+)$", line) for line in lines if "pip install" in line]
+    assert [m.group(1) if m else None for m in installs] == list(LOCK_FILES), "the locks, with their hashes"
     runtime = stage_lines(lines, "runtime")
     users = [line.split()[1] for line in runtime if line.startswith("USER ")]
     assert users and all(int(part) >= 10000 for part in users[-1].split(":")), users
@@ -190,7 +239,9 @@ def run_python_check_script(project: Path, env: dict[str, str], junit: Path, *, 
     assert counts["failed"] == counts["skipped"] == counts["error"] == counts["xfailed"] == 0, counts
     modules = {case.get("classname", "") for case in ET.parse(junit).getroot().iter("testcase")}
     assert {"unit", "integration"} <= {m.split(".")[1] for m in modules}, modules
+    assert "== mypy (strict)" in proc.stdout and "Success: no issues found" in proc.stdout
     assert "== licences" in proc.stdout and "packages checked" in proc.stdout
+    assert "== vulnerabilities (pip-audit)" in proc.stdout
     assert "== all checks passed" in proc.stdout
     return modules
 
@@ -223,3 +274,21 @@ def migrate(project: Path, venv: Path, database_url: str) -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def assert_audit_never_passes_unheard(project: Path, venv: Path) -> None:
+    """With PyPI's advisory data out of reach (a proxy nothing listens on), scripts/check.sh
+    fails at the audit and says how to skip it: "could not look" never reads as "nothing found".
+    (pytest only collects here: the audit is the step under test.)"""
+    proc = subprocess.run(
+        ["bash", "scripts/check.sh", "--collect-only", "-q"],
+        cwd=project,
+        env=clean_env(venv, CHECK_AUDIT="1", CHECK_OUTDATED="0", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY=""),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0, proc.stdout
+    assert "== vulnerabilities (pip-audit)" in proc.stdout
+    assert "CHECK_AUDIT=0" in proc.stderr
+    assert "== all checks passed" not in proc.stdout

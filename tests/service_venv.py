@@ -1,9 +1,11 @@
 """Running a generated Python service's own tools: its virtualenv (cached), a clean environment,
 and reading what its processes print.
 
-The virtualenv holds the service's pinned requirements (requirements*.txt). It is made once per
-set of pins and Python version under ${SCAFFOLD_TEST_CACHE:-~/.cache/scaffold-tests}/venvs and
-reused by every test, test run and pytest-xdist worker (a file lock makes one build it).
+The virtualenv holds the service's locked requirements, installed as its image installs them
+(`pip install --require-hashes -r requirements-dev.txt`, the lock of runtime and dev packages). It
+is made once per lock (the content of requirements*.txt) and Python version under
+${SCAFFOLD_TEST_CACHE:-~/.cache/scaffold-tests}/venvs and reused by every test, test run and
+pytest-xdist worker (a file lock makes one build it).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def cache_root() -> Path:
 
 
 def service_venv(project: Path) -> Path:
-    """A virtualenv with the service's requirements, made once per set of pins and Python."""
+    """A virtualenv with the service's locked requirements, made once per lock and Python."""
     digest = hashlib.sha256(f"{sys.version_info[:2]}|{sys.platform}".encode())
     for file in sorted(project.glob("requirements*.txt")):
         digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
@@ -56,6 +58,7 @@ def service_venv(project: Path) -> Path:
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                "--require-hashes",
                 "-r",
                 "requirements-dev.txt",
             ],

@@ -36,6 +36,7 @@ ALLOWED = {
 
 EXCEPTIONS = {
     "certifi": "MPL-2.0 (file-level copyleft): the CA bundle is used unmodified",
+    "pathspec": "MPL-2.0 (file-level copyleft): mypy's, a test tool the runtime image never has",
     "psycopg": "LGPL-3.0: used as an unmodified library, imported at run time",
     "psycopg-binary": "LGPL-3.0: the unmodified binary build of psycopg",
 }

@@ -2,7 +2,9 @@
 # Everything CI checks, in one place: the Docker `test` target runs it as its command.
 #   DATABASE_URL      PostgreSQL for the integration tests (required)
 #   AMQP_URL          RabbitMQ for the integration tests (required)
-#   CHECK_OUTDATED=0  skip the outdated-dependency check (machines without network)
+#   CHECK_AUDIT=0     skip the vulnerability audit (pip-audit asks PyPI's advisory data; set it
+#                     on machines without network, or behind an index mirror that lacks that data)
+#   CHECK_OUTDATED=0  skip the outdated-dependency check (asks the package index)
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,11 +13,28 @@ echo "== ruff"
 ruff check .
 ruff format --check .
 
+echo "== mypy (strict)"
+mypy
+
 echo "== pytest"
 python -m pytest "$@"
 
 echo "== licences"
 python scripts/check_licenses.py
+
+echo "== vulnerabilities (pip-audit)"
+if [ "${CHECK_AUDIT:-1}" = "0" ]; then
+    echo "skipped (CHECK_AUDIT=0)"
+else
+    # The lock, as locked: nothing is installed or resolved. --strict: a package the advisory
+    # data cannot be found for fails the audit, so an unreachable service never reads as "no
+    # known vulnerabilities".
+    if ! pip-audit --strict --progress-spinner off --disable-pip -r requirements-dev.txt; then
+        echo "the audit failed: upgrade what it names (scripts/lock.sh --upgrade-package NAME)," \
+            "or set CHECK_AUDIT=0 where PyPI's advisory data cannot be reached" >&2
+        exit 1
+    fi
+fi
 
 echo "== outdated dependencies"
 if [ "${CHECK_OUTDATED:-1}" = "0" ]; then

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aio_pika.abc import FieldValue, HeadersType
 from opentelemetry import propagate
 from opentelemetry.context import Context
 
 
-def inject_headers(headers: Mapping[str, object] | None = None) -> dict[str, object]:
+def inject_headers(headers: Mapping[str, FieldValue] | None = None) -> HeadersType:
     """`headers` plus the current trace context (nothing is added outside a sampled span)."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)

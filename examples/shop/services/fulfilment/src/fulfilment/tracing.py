@@ -58,7 +58,8 @@ def check_otlp_protocol(environ: Mapping[str, str] | None = None) -> None:
 
 def _one_line_json(span: ReadableSpan) -> str:
     # One span per line, so console spans do not break the one-JSON-object-per-line stdout.
-    return span.to_json(indent=None) + os.linesep
+    line: str = span.to_json(indent=None)
+    return line + os.linesep
 
 
 def configure_tracing(default_service_name: str) -> TracerProvider | None:

@@ -161,14 +161,15 @@ class Database:
 
     async def scalar(self, sql: str, **params: object) -> object:
         async with self.engine.connect() as connection:
-            return (await connection.execute(text(sql), params)).scalar()
+            value: object = (await connection.execute(text(sql), params)).scalar()
+        return value
 
     async def processed(self, message_id: str) -> int:
-        return int(
-            await self.scalar(
-                "SELECT count(*) FROM processed_messages WHERE message_id = :id", id=message_id
-            )
+        count = await self.scalar(
+            "SELECT count(*) FROM processed_messages WHERE message_id = :id", id=message_id
         )
+        assert isinstance(count, int)
+        return count
 
     async def times_published(self, source: str, item_id: int) -> int | None:
         value = await self.scalar(
@@ -176,4 +177,5 @@ class Database:
             s=source,
             i=item_id,
         )
-        return None if value is None else int(value)
+        assert value is None or isinstance(value, int)
+        return value

@@ -7,6 +7,8 @@ import dataclasses
 import json
 import secrets
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -27,7 +29,7 @@ def counter(name: str, **labels: str) -> Callable[[], float]:
     return lambda: REGISTRY.get_sample_value(f"{name}_total", labels) or 0.0
 
 
-def item(item_id: int | None = None) -> dict[str, object]:
+def item(item_id: int | None = None) -> dict[str, Any]:
     return {
         "item_id": item_id or secrets.randbelow(10**9) + 1,
         "name": f"item {secrets.token_hex(3)}",
@@ -219,4 +221,4 @@ async def test_concurrent_deliveries_share_the_prefetch(
         assert worker.consumer.in_flight == worker_settings.prefetch
         release.set()
         for message_id in ids:
-            await eventually(lambda m=message_id: database_has(database, m), "every message")
+            await eventually(partial(database_has, database, message_id), "every message")

@@ -32,7 +32,8 @@ def blocking(
 async def test_stop_finishes_and_acknowledges_the_message_in_hand(
     worker_settings: Settings, broker: Broker, database: Database
 ) -> None:
-    release, entered, calls = asyncio.Event(), asyncio.Event(), []
+    release, entered = asyncio.Event(), asyncio.Event()
+    calls: list[str] = []
     worker = Worker(worker_settings, blocking(release, entered, calls))
 
     async with running(worker) as run:

@@ -39,7 +39,7 @@ def test_list_contains_created_items(client: TestClient) -> None:
     names = {unique_name() for _ in range(3)}
     ids = {client.post("/items", json={"name": name}).json()["id"] for name in names}
 
-    listed: list[dict[str, object]] = []
+    listed: list[dict[str, int]] = []
     offset = 0
     while page := client.get("/items", params={"limit": 100, "offset": offset}).json():
         listed += page
