@@ -18,6 +18,7 @@ import typer
 from scaffold import __version__
 
 if TYPE_CHECKING:
+    from scaffold.errors import ScaffoldError
     from scaffold.prompts import Asker
 
 T = TypeVar("T")
@@ -77,6 +78,14 @@ def _run(command: Callable[[], T]) -> T:
             )
         )
         raise typer.Exit(int(ExitCode.FAILURE)) from None
+
+
+def _fail(err: ScaffoldError) -> NoReturn:
+    """A command that reported its result and failed a gate: the error line, then its exit code."""
+    from scaffold.output import error
+
+    error(err)
+    raise typer.Exit(int(err.exit_code))
 
 
 def _start(directory: Path | None) -> Path:
@@ -157,12 +166,27 @@ def new(
 
 
 @app.command("list", short_help="Show the services: scaffold list --json")
-def list_(directory: Directory = None, as_json: Json = False) -> None:
-    """Show the services. Example: scaffold list --json"""
+def list_(
+    directory: Directory = None,
+    outdated: Annotated[
+        bool,
+        typer.Option("--outdated", help="Only what is behind its template; exit code 8 when anything is (a CI gate)."),
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Show the services, their template version and whether a newer one exists.
+    Example: scaffold list --outdated (exit code 8 when a service is behind its template)"""
     from scaffold.commands.list_services import list_services
     from scaffold.output import show
 
-    show(_run(lambda: list_services(_start(directory))), as_json=as_json)
+    result = _run(lambda: list_services(_start(directory), outdated=outdated))
+    show(result, as_json=as_json)
+    if outdated:
+        from scaffold.commands.list_services import gate
+
+        failure = gate(result)
+        if failure is not None:
+            _fail(failure)
 
 
 @app.command(short_help="Unwire a service: scaffold remove orders [--delete-code]")

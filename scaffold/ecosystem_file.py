@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import io
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,11 @@ from typing import Any, Final, cast
 
 from scaffold.errors import NotFoundError, UsageError
 from scaffold.model import (
+    DEFAULT_UPDATE_SCHEDULE,
     ENVIRONMENT_NAMES,
     INFRASTRUCTURE,
     KINDS,
+    CiSettings,
     Ecosystem,
     Environment,
     Infrastructure,
@@ -170,6 +173,8 @@ def _service(name: str, node: Any, parent: Any) -> Service:
     if path.startswith("/") or ".." in Path(path).parts:
         raise _fail("'path' must be relative to the meta-project and stay inside it", tree, "path")
     repository = _str(tree, "repository", optional=True)
+    if repository is not None and not re.fullmatch(WORKFLOW_VALUE_PATTERN, repository):
+        raise _fail(f"'repository' {RULES['repository']}", tree, "repository")
     if repository is not None and path in ("", "."):
         raise _fail("a service with its own 'repository' needs a 'path' of its own", tree, "path")
     return Service(
@@ -185,6 +190,33 @@ def _service(name: str, node: Any, parent: Any) -> Service:
         calls=calls,
         repository=repository,
     )
+
+
+# A cron expression as GitHub Actions schedules take it: five fields of digits, '*', '/', ',' and '-'.
+CRON_PATTERN: Final = r"^[0-9*/,-]+( [0-9*/,-]+){4}$"
+# A value that lands in a generated workflow (a pip requirement, a repository URL): one line, since GitHub
+# evaluates `${{` anywhere in a workflow and pip or git would read a leading '-' as an option.
+WORKFLOW_VALUE_PATTERN: Final = r"^[^-\s](?!.*\$\{\{)[^\n]*$"
+RULES: Final = {
+    "scaffold": "must be one pip requirement on one line (no leading '-', no '${{')",
+    "update_schedule": "must be a cron expression of five fields, e.g. '0 6 * * 1'",
+    "repository": "must be one git URL or path on one line (no leading '-', no '${{')",
+}
+
+
+def _ci(tree: Any) -> CiSettings:
+    """`ci:` (optional): how the generated workflows install and schedule scaffold."""
+    node = tree.get("ci")
+    if node is None:
+        return CiSettings()
+    node = _mapping(node, "ci", tree)
+    requirement = _str(node, "scaffold", optional=True)
+    if requirement is not None and not re.fullmatch(WORKFLOW_VALUE_PATTERN, requirement):
+        raise _fail(f"'scaffold' {RULES['scaffold']}", node, "scaffold")
+    schedule = _str(node, "update_schedule", optional=True) or DEFAULT_UPDATE_SCHEDULE
+    if not re.fullmatch(CRON_PATTERN, schedule):
+        raise _fail(f"'update_schedule' {RULES['update_schedule']}", node, "update_schedule")
+    return CiSettings(scaffold=requirement, update_schedule=schedule)
 
 
 def _strings(tree: Any, key: str) -> tuple[str, ...]:
@@ -240,6 +272,7 @@ def parse(text: str) -> EcosystemDocument:
         template=_template(tree.get("template"), "template", tree),
         environments=tuple(_environment(str(k), v, environments_tree) for k, v in environments_tree.items()),
         services=services,
+        ci=_ci(tree),
     )
     return EcosystemDocument(model=model, tree=tree)
 
@@ -376,8 +409,6 @@ _TYPE_WORDS: Final = {"object": "a mapping", "array": "a list", "integer": "a wh
 
 def _sentence(error: Any) -> tuple[str, list[str | int], bool]:
     """(message, path of the place to point at, point at the key rather than the value)."""
-    import re
-
     path: list[str | int] = list(error.absolute_path)
     field = _field(path)
     last = path[-1] if path else None
@@ -415,6 +446,8 @@ def _sentence(error: Any) -> tuple[str, list[str | int], bool]:
         return f"'{field}' must be relative to the meta-project and stay inside it", path, False
     if validator in ("minimum", "maximum") and last == "port":
         return f"'{field}' must be between 1024 and 65535; got {error.instance}", path, False
+    if validator == "pattern" and last in RULES:
+        return f"'{field}' {RULES[str(last)]}", path, False
     if validator == "pattern" and last == "route":
         return f"'{field}' must start with '/'; got {error.instance!r}", path, False
     if validator in ("pattern", "minLength") and node.get("pattern") == "\\S":

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     CHECK_FAILED = 5  # `scaffold check` found an error in what was generated
     UPDATE_CONFLICTS = 6  # `scaffold update`: a target has conflicts to resolve (nothing committed)
     UPDATE_FAILED = 7  # `scaffold update`: a target failed or was refused; the others went on
+    OUTDATED = 8  # `scaffold list --outdated`: a service or the meta-project is behind its template
     INTERRUPTED = 130  # Ctrl-C
 
 

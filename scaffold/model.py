@@ -84,6 +84,18 @@ class Service:
         return FRONTEND_PORT if self.kind == "frontend" else APP_PORT
 
 
+# When the generated template-update workflow runs (cron, UTC): Mondays at 06:00.
+DEFAULT_UPDATE_SCHEDULE: Final = "0 6 * * 1"
+
+
+@dataclass(frozen=True)
+class CiSettings:
+    """How the generated workflows run scaffold itself (`ci:` in ecosystem.yaml)."""
+
+    scaffold: str | None = None  # the pip requirement CI installs scaffold from; None: not set yet
+    update_schedule: str = DEFAULT_UPDATE_SCHEDULE  # cron of the template-update workflow
+
+
 @dataclass(frozen=True)
 class Alerting:
     """Where alerts go: the once-per-cluster part (relay, cluster and node rules) and the receivers."""
@@ -102,6 +114,7 @@ class Ecosystem:
     environments: tuple[Environment, ...]
     services: tuple[Service, ...]
     alerting: Alerting = field(default_factory=Alerting)
+    ci: CiSettings = field(default_factory=CiSettings)
 
     def service(self, name: str) -> Service | None:
         return next((s for s in self.services if s.name == name), None)

@@ -94,6 +94,8 @@ def text(result: Result) -> str:
             else:
                 lines.append(f"{would}{'update' if would else 'Updated'} the wiring:")
                 lines += _changes(result.wiring, result.dry_run)
+        case ListResult() if result.outdated_only:
+            lines += outdated_lines(result)
         case ListResult():
             services = result.ecosystem.services
             drift = {t.name: t for t in result.templates}
@@ -141,6 +143,23 @@ def text(result: Result) -> str:
 
             lines += update_lines(result)
     return "\n".join(lines)
+
+
+def outdated_lines(result: ListResult) -> list[str]:
+    """`scaffold list --outdated`: only what is behind (or cannot be told), and what to run."""
+    if not result.behind and not result.unknown:
+        return ["Every service and the meta-project are on their template's newest version."]
+    rows = [["NAME", "TEMPLATE", "VERSION", "NEWEST"]]
+    rows += [
+        [t.name, t.source, t.version, t.latest or "? (source not readable)"] for t in (*result.behind, *result.unknown)
+    ]
+    lines = _table(rows)
+    if result.behind:
+        lines.append(
+            "`scaffold update --all --dry-run` shows what the newer versions change; "
+            "`scaffold update --all` applies them."
+        )
+    return lines
 
 
 def tools_table(tools: tuple[ToolStatus, ...]) -> list[str]:

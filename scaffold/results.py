@@ -69,6 +69,17 @@ class ListResult:
     ecosystem: Ecosystem
     templates: tuple[TemplateStatus, ...] = ()  # the meta-project's and each service's template drift
     missing: tuple[str, ...] = ()  # services whose directory does not exist (not checked out, deleted)
+    outdated_only: bool = False  # `--outdated`: the drift gate (exit code 8 when anything is behind)
+
+    @property
+    def behind(self) -> tuple[TemplateStatus, ...]:
+        """Targets with a newer template version than the one they are on."""
+        return tuple(t for t in self.templates if t.update_available)
+
+    @property
+    def unknown(self) -> tuple[TemplateStatus, ...]:
+        """Targets whose template source could not be read, so their drift is not known."""
+        return tuple(t for t in self.templates if t.latest is None)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,15 @@
-"""`scaffold list`: the services of the ecosystem, their template versions and whether newer ones exist."""
+"""`scaffold list`: the services of the ecosystem, their template versions and whether newer ones exist.
+
+`--outdated` makes it the drift gate for CI (as `copier check-update` and `cruft check` are): the
+command line exits 8 when a service or the meta-project is behind its template's newest version.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from scaffold import ecosystem_file
-from scaffold.errors import NotFoundError
+from scaffold.errors import ExitCode, NotFoundError, ScaffoldError
 from scaffold.model import Ecosystem
 from scaffold.project import find_root, reading
 from scaffold.results import ListResult, TemplateStatus
@@ -35,9 +39,32 @@ def drift(root: Path, ecosystem: Ecosystem) -> tuple[TemplateStatus, ...]:
     return tuple(statuses)
 
 
-def list_services(start: Path) -> ListResult:
+def list_services(start: Path, *, outdated: bool = False) -> ListResult:
     root = find_root(start)
     with reading(root):  # a change a killed command left half done is finished or undone first
         ecosystem = ecosystem_file.load(root).model
     missing = tuple(s.name for s in ecosystem.services if not (root / s.path).is_dir())
-    return ListResult(root=root, ecosystem=ecosystem, templates=drift(root, ecosystem), missing=missing)
+    return ListResult(
+        root=root, ecosystem=ecosystem, templates=drift(root, ecosystem), missing=missing, outdated_only=outdated
+    )
+
+
+class Outdated(ScaffoldError):
+    exit_code = ExitCode.OUTDATED
+
+
+def gate(result: ListResult) -> ScaffoldError | None:
+    """Why the drift gate fails (behind: exit 8; a source that cannot be read: exit 3), or None."""
+    if result.behind:
+        names = ", ".join(f"{t.name} ({t.version} -> {t.latest})" for t in result.behind)
+        return Outdated(
+            f"{len(result.behind)} behind the newest template version: {names}.",
+            "Run `scaffold update --all`, review and commit; the template-update workflow opens pull requests for it.",
+        )
+    if result.unknown:
+        sources = ", ".join(sorted({t.source for t in result.unknown}))
+        return NotFoundError(
+            f"The template source {sources} cannot be read, so drift is not known.",
+            "Check the URL and the access to it (`git ls-remote --tags SOURCE`).",
+        )
+    return None
