@@ -5,6 +5,7 @@
 - test: per service, its test image with its own dependencies (the service's compose.yaml,
   profile `test`).
 - chart: helm lint of the umbrella chart with each environment's values.
+- gates (pull requests): `scaffold check` and `scaffold list --outdated` (scaffold.wiring.update_workflow).
 - deliver-<environment>: `helm upgrade --install --atomic --wait` of the umbrella chart with
   values-<environment>.yaml and every image at the commit, then `helm test`; a failed test rolls
   the release back. Environments are promoted in order (test -> staging -> production), each a
@@ -34,6 +35,7 @@ ACTIONS: Final[dict[str, tuple[str, str]]] = {
     "docker/login-action": ("c94ce9fb468520275223c153574b00df6fe4bcc9", "v3.7.0"),
     "docker/build-push-action": ("10e90e3645eae34f1e60eeb005ba3a3d33f178e8", "v6.19.2"),
     "azure/setup-helm": ("1a275c3b69536ee54be43f2070a358922e12c8d4", "v4.3.1"),
+    "actions/setup-python": ("e797f83bcb11b83ae66e0230d6156d7c80228e7c", "v6.0.0"),
 }
 
 
@@ -245,6 +247,9 @@ def workflow(ecosystem: Ecosystem) -> dict[str, Any]:
         jobs["test"] = _test_job(ecosystem)
         gates = ["build", "test", "chart"]
     jobs["chart"] = _chart_job(ecosystem)
+    from scaffold.wiring.update_workflow import gates_job  # here: that module builds on this one's pins
+
+    jobs["gates"] = gates_job(ecosystem)
     previous: str | None = None
     for env in environments(ecosystem):
         job_id = f"deliver-{env.name}"

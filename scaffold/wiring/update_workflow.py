@@ -1,0 +1,107 @@
+"""Running scaffold itself in CI: the drift gates of the delivery pipeline and the template-update workflow.
+
+- `gates_job`: a job of `.github/workflows/delivery.yml` that runs on pull requests: `scaffold
+  check` (fails when the wiring is out of sync with ecosystem.yaml, or anything generated is
+  invalid) and `scaffold list --outdated` (fails when a service or the meta-project is behind its
+  template's newest version).
+- `.github/workflows/template-updates.yml`: on a schedule (`ci.update_schedule`, weekly by
+  default) and by hand, `scaffold propose-updates` runs the fleet update and pushes one branch per
+  changed repository, opening or updating one pull request each (docs/template-updates.md).
+
+Both install scaffold from `ci.scaffold` (a pip requirement: scaffold is not on PyPI under its
+name, so CI must be told where it comes from); without it the install step fails, saying so.
+Services in their own repositories are reached with the `SCAFFOLD_TOKEN` secret (a token that
+can read them, and push to them for the updates), falling back to the workflow's own token.
+Every value from ecosystem.yaml reaches the workflow through the YAML dumper and, in shell, quoted;
+ecosystem.yaml refuses `${{` in them, which GitHub would evaluate.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Final
+
+from scaffold.model import Ecosystem
+from scaffold.wiring.pipeline import RUNNER
+from scaffold.wiring.pipeline import _checkout as checkout
+from scaffold.wiring.pipeline import _uses as uses
+
+WORKFLOW: Final = ".github/workflows/template-updates.yml"
+PYTHON_VERSION: Final = "3.12"
+BRANCH: Final = "scaffold/template-updates"
+TOKEN_SECRET: Final = "SCAFFOLD_TOKEN"
+INSTALL: Final = "Install scaffold (ci.scaffold in ecosystem.yaml)"
+_TOKEN: Final = f"${{{{ secrets.{TOKEN_SECRET} || github.token }}}}"
+
+
+def _setup_python() -> dict[str, Any]:
+    return {
+        "name": "Set up Python",
+        "uses": uses("actions/setup-python"),
+        "with": {"python-version": PYTHON_VERSION},
+    }
+
+
+def _install_scaffold(ecosystem: Ecosystem) -> dict[str, Any]:
+    if ecosystem.ci.scaffold is None:
+        message = "Set ci.scaffold in ecosystem.yaml: the pip requirement CI installs scaffold from"
+        return {"name": INSTALL, "id": "install", "run": f'echo "::error::{message}"\nexit 1'}
+    return {
+        "name": INSTALL,
+        "id": "install",
+        "env": {"SCAFFOLD_REQUIREMENT": ecosystem.ci.scaffold},
+        "run": 'python -m pip install --disable-pip-version-check --quiet "$SCAFFOLD_REQUIREMENT"',
+    }
+
+
+def git_credentials() -> dict[str, str]:
+    """Environment that makes git authenticate to GitHub with the token, for this step only.
+
+    A credential helper given through GIT_CONFIG_* (never written to a file) answers with the token;
+    SSH URLs of github.com are read as HTTPS so that the same token serves them.
+    """
+    return {
+        "SCAFFOLD_GIT_TOKEN": _TOKEN,
+        "GIT_CONFIG_COUNT": "2",
+        "GIT_CONFIG_KEY_0": "credential.https://github.com.helper",
+        "GIT_CONFIG_VALUE_0": '!f() { echo username=x-access-token; echo "password=$SCAFFOLD_GIT_TOKEN"; }; f',
+        "GIT_CONFIG_KEY_1": "url.https://github.com/.insteadOf",
+        "GIT_CONFIG_VALUE_1": "git@github.com:",
+    }
+
+
+def _clone_own_repositories(ecosystem: Ecosystem) -> list[dict[str, Any]]:
+    own = sorted((s for s in ecosystem.services if s.repository), key=lambda s: s.name)
+    if not own:
+        return []
+    lines = [f"git clone --quiet -- {shlex.quote(str(s.repository))} {shlex.quote(s.path)}" for s in own]
+    return [
+        {
+            "name": "Check out the services that have their own repository",
+            "env": git_credentials(),
+            "run": "\n".join(lines),
+        }
+    ]
+
+
+def gates_job(ecosystem: Ecosystem) -> dict[str, Any]:
+    """The delivery pipeline's job for pull requests: wiring in sync, everything valid, nothing behind."""
+    return {
+        "name": "scaffold gates",
+        "if": "github.event_name == 'pull_request'",
+        "runs-on": RUNNER,
+        "timeout-minutes": 20,
+        "permissions": {"contents": "read"},
+        "steps": [
+            checkout(),
+            _setup_python(),
+            _install_scaffold(ecosystem),
+            *_clone_own_repositories(ecosystem),
+            {"name": "Wiring in sync with ecosystem.yaml, everything generated valid", "run": "scaffold check"},
+            {
+                "name": "No service behind its template",
+                "if": "!cancelled() && steps.install.outcome == 'success'",
+                "run": "scaffold list --outdated",
+            },
+        ],
+    }
