@@ -19,6 +19,8 @@ class ExitCode(IntEnum):
     UPDATE_CONFLICTS = 6  # `scaffold update`: a target has conflicts to resolve (nothing committed)
     UPDATE_FAILED = 7  # `scaffold update`: a target failed or was refused; the others went on
     OUTDATED = 8  # `scaffold list --outdated`: a service or the meta-project is behind its template
+    BUILD_FAILED = 9  # `scaffold build`: a service's image did not build or push; the others went on
+    TESTS_FAILED = 10  # `scaffold test`: a service's test image failed or could not run
     INTERRUPTED = 130  # Ctrl-C
 
 
