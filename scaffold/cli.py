@@ -344,11 +344,7 @@ def update(
     from scaffold.commands.update import update as run
     from scaffold.output import show
 
-    progress = None
-    if sys.stderr.isatty() and not as_json:
-        from scaffold.update.progress import ProgressBar
-
-        progress = ProgressBar("updating")
+    progress = _progress("updating", as_json)
     result = _run(
         lambda: run(
             _start(directory),
@@ -366,6 +362,56 @@ def update(
     show(result, as_json=as_json)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+@app.command(
+    "propose-updates", short_help="Template updates as one pull request per repository: scaffold propose-updates"
+)
+def propose_updates(
+    branch: Annotated[str, typer.Option("--branch", help="The branch scaffold pushes its proposal to.")] = (
+        "scaffold/template-updates"
+    ),
+    remote: Annotated[str, typer.Option("--remote", help="The remote of the meta-project to push to.")] = "origin",
+    no_pull_requests: Annotated[
+        bool, typer.Option("--no-pull-requests", help="Push the branches only; open no pull request.")
+    ] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Services planned at once (default: CPUs).", show_default=False)
+    ] = None,
+    trust: Trust = False,
+    directory: Directory = None,
+    as_json: Json = False,
+) -> None:
+    """Run `scaffold update --all`, then push one branch per changed repository (the meta-project and each
+    service in its own repository) and open or update its pull request with the report; never pushes to
+    the base branch. Needs GITHUB_TOKEN (what the template-update workflow runs). Exit code 0, or 7 when
+    a service or a repository failed. Example: scaffold propose-updates --no-pull-requests"""
+    from scaffold.commands.propose_updates import propose_updates as run
+    from scaffold.output import show
+
+    result = _run(
+        lambda: run(
+            _start(directory),
+            branch=branch,
+            remote=remote,
+            pull_requests=not no_pull_requests,
+            jobs=jobs,
+            trust=trust,
+            progress=_progress("updating", as_json),
+        )
+    )
+    show(result, as_json=as_json)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _progress(label: str, as_json: bool) -> Callable[[int, int, str], None] | None:
+    """A progress bar on standard error when it is a terminal (never in CI logs or with --json)."""
+    if as_json or not sys.stderr.isatty():
+        return None
+    from scaffold.update.progress import ProgressBar
+
+    return ProgressBar(label)
 
 
 def _version(value: bool) -> None:

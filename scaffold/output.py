@@ -20,6 +20,7 @@ from scaffold.results import (
     ListResult,
     NewResult,
     OnboardResult,
+    ProposeResult,
     RemoveResult,
     Result,
     SyncResult,
@@ -142,6 +143,10 @@ def text(result: Result) -> str:
             from scaffold.update.report import lines as update_lines
 
             lines += update_lines(result)
+        case ProposeResult():
+            from scaffold.update.report import lines as update_lines
+
+            lines += [*update_lines(result.update), "", *proposal_lines(result)]
     return "\n".join(lines)
 
 
@@ -160,6 +165,17 @@ def outdated_lines(result: ListResult) -> list[str]:
             "`scaffold update --all` applies them."
         )
     return lines
+
+
+def proposal_lines(result: ProposeResult) -> list[str]:
+    """`scaffold propose-updates`: per repository, its branch and pull request."""
+    if not result.proposals:
+        return ["No repository changed: nothing to propose."]
+    rows = [["REPOSITORY", "PATH", "BRANCH", "RESULT", "PULL REQUEST"]]
+    for p in result.proposals:
+        pull = f"{p.pull_request} ({p.pull_request_action})" if p.pull_request else "-"
+        rows.append([p.repository, p.path, p.branch, p.outcome, pull])
+    return _table(rows) + [f"  {p.repository}: {p.reason}" for p in result.proposals if p.reason]
 
 
 def tools_table(tools: tuple[ToolStatus, ...]) -> list[str]:

@@ -152,6 +152,34 @@ class UpdateResult:
     exit_code: int  # 0 clean, 6 conflicts, 7 a target failed or was refused (docs/cli.md)
 
 
+ProposalOutcome = Literal["created", "updated", "unchanged", "left alone", "failed"]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One repository's template updates as a branch (and a pull request) of `scaffold propose-updates`."""
+
+    repository: str  # the ecosystem's name for the meta-project, else the service's
+    path: str  # its work tree relative to the meta-project root ("." for the meta-project)
+    remote_url: str
+    branch: str
+    base: str  # the branch the pull request goes into
+    targets: tuple[str, ...]  # the services (and the meta-project) whose changes it holds
+    outcome: ProposalOutcome  # what happened to the branch
+    commit: str | None = None  # what the branch points at
+    pull_request: str | None = None  # its URL
+    pull_request_action: Literal["opened", "updated"] | None = None
+    reason: str | None = None  # why it failed or was left alone; why no pull request
+
+
+@dataclass(frozen=True)
+class ProposeResult:
+    root: Path
+    update: UpdateResult  # what `scaffold update --all` did in the work trees
+    proposals: tuple[Proposal, ...]
+    exit_code: int  # 0, or 7 when a target or a repository failed (conflicts are in the pull requests)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     root: Path
@@ -173,4 +201,5 @@ Result = (
     | GraphResult
     | OnboardResult
     | UpdateResult
+    | ProposeResult
 )

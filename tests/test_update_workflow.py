@@ -148,3 +148,43 @@ def test_the_schema_and_the_parser_apply_the_same_patterns() -> None:
     assert ci["scaffold"]["pattern"] == WORKFLOW_VALUE_PATTERN
     assert ci["update_schedule"]["pattern"] == CRON_PATTERN
     assert schema()["$defs"]["service"]["properties"]["repository"]["pattern"] == WORKFLOW_VALUE_PATTERN
+
+
+# --- the template-update workflow ------------------------------------------------------------------
+
+
+def test_the_update_workflow_runs_propose_updates_on_its_schedule(tmp_path: Path) -> None:
+    ecosystem = configured(make_ecosystem(), scaffold=REQUIREMENT, update_schedule="30 4 * * 1-5")
+    _, updates = workflow(ecosystem, tmp_path, "template-updates.yml")
+    assert updates["on"] == {"schedule": [{"cron": "30 4 * * 1-5"}], "workflow_dispatch": {}}
+    assert updates["permissions"] == {"contents": "read"}
+    (job,) = updates["jobs"].values()
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert job["steps"][0]["with"] == {"persist-credentials": False, "fetch-depth": 0}
+    assert step(job, "Install scaffold")["env"] == {"SCAFFOLD_REQUIREMENT": REQUIREMENT}
+    propose = step(job, "Update every service")
+    assert propose["run"] == "scaffold propose-updates --branch scaffold/template-updates"
+    assert propose["env"]["GITHUB_TOKEN"] == "${{ secrets.SCAFFOLD_TOKEN || github.token }}"
+    assert updates["concurrency"] == {"group": "template-updates", "cancel-in-progress": False}
+
+
+def test_git_gets_the_token_from_the_credential_helper_the_workflows_configure(tmp_path: Path) -> None:
+    env = {k: v for k, v in make_env_of_propose_step().items() if k.startswith("GIT_CONFIG")}
+    proc = subprocess.run(
+        ["git", "credential", "fill"],
+        input="protocol=https\nhost=github.com\npath=acme/orders.git\n\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, **env, "SCAFFOLD_GIT_TOKEN": "t0ken", "GIT_TERMINAL_PROMPT": "0"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "username=x-access-token\n" in proc.stdout and "password=t0ken\n" in proc.stdout
+
+
+def make_env_of_propose_step() -> dict[str, str]:
+    from scaffold.wiring.update_workflow import workflow as update_workflow
+
+    (job,) = update_workflow(make_ecosystem())["jobs"].values()
+    env: dict[str, str] = step(job, "Update every service")["env"]
+    return env

@@ -8,7 +8,17 @@ what is on disk to detect hand edits.
 from __future__ import annotations
 
 from scaffold.model import Ecosystem
-from scaffold.wiring import compose, docs, gateway, monitoring, onboarding_guide, pipeline, platform, umbrella
+from scaffold.wiring import (
+    compose,
+    docs,
+    gateway,
+    monitoring,
+    onboarding_guide,
+    pipeline,
+    platform,
+    umbrella,
+    update_workflow,
+)
 from scaffold.wiring.files import DerivedFile
 
 __all__ = ["DerivedFile", "derive"]
@@ -17,7 +27,7 @@ __all__ = ["DerivedFile", "derive"]
 def derive(ecosystem: Ecosystem) -> tuple[DerivedFile, ...]:
     """All derived files, sorted by path."""
     files: list[DerivedFile] = []
-    for module in (compose, gateway, umbrella, platform, monitoring, pipeline, docs, onboarding_guide):
+    for module in (compose, gateway, umbrella, platform, monitoring, pipeline, update_workflow, docs, onboarding_guide):
         files.extend(module.derive(ecosystem))
     paths = [f.path for f in files]
     duplicated = {p for p in paths if paths.count(p) > 1}

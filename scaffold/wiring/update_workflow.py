@@ -22,7 +22,10 @@ import shlex
 from typing import Any, Final
 
 from scaffold.model import Ecosystem
+from scaffold.wiring._render import YAML_HEADER, dump_yaml, text_file
+from scaffold.wiring.files import DerivedFile
 from scaffold.wiring.pipeline import RUNNER
+from scaffold.wiring.pipeline import _annotate_pins as annotate_pins  # the action pins live with the pipeline
 from scaffold.wiring.pipeline import _checkout as checkout
 from scaffold.wiring.pipeline import _uses as uses
 
@@ -30,6 +33,8 @@ WORKFLOW: Final = ".github/workflows/template-updates.yml"
 PYTHON_VERSION: Final = "3.12"
 BRANCH: Final = "scaffold/template-updates"
 TOKEN_SECRET: Final = "SCAFFOLD_TOKEN"
+BOT_NAME: Final = "github-actions[bot]"
+BOT_EMAIL: Final = "41898282+github-actions[bot]@users.noreply.github.com"
 INSTALL: Final = "Install scaffold (ci.scaffold in ecosystem.yaml)"
 _TOKEN: Final = f"${{{{ secrets.{TOKEN_SECRET} || github.token }}}}"
 
@@ -105,3 +110,44 @@ def gates_job(ecosystem: Ecosystem) -> dict[str, Any]:
             },
         ],
     }
+
+
+def workflow(ecosystem: Ecosystem) -> dict[str, Any]:
+    """The scheduled template-update workflow: `scaffold propose-updates` with the token."""
+    full = checkout()
+    full = {**full, "with": {**full["with"], "fetch-depth": 0}}  # whole history: which commits are scaffold's
+    propose = {
+        "name": "Update every service; one branch and pull request per changed repository",
+        "env": {
+            "GITHUB_TOKEN": _TOKEN,
+            "GIT_AUTHOR_NAME": BOT_NAME,
+            "GIT_AUTHOR_EMAIL": BOT_EMAIL,
+            "GIT_COMMITTER_NAME": BOT_NAME,
+            "GIT_COMMITTER_EMAIL": BOT_EMAIL,
+            **git_credentials(),
+        },
+        "run": f"scaffold propose-updates --branch {BRANCH}",
+    }
+    return {
+        "name": "template updates",
+        "on": {"schedule": [{"cron": ecosystem.ci.update_schedule}], "workflow_dispatch": {}},
+        "permissions": {"contents": "read"},
+        "concurrency": {"group": "template-updates", "cancel-in-progress": False},
+        "jobs": {
+            "propose": {
+                "name": "propose template updates",
+                "runs-on": RUNNER,
+                "timeout-minutes": 30,
+                "permissions": {"contents": "write", "pull-requests": "write"},
+                "steps": [full, _setup_python(), _install_scaffold(ecosystem), propose],
+            }
+        },
+    }
+
+
+def derive(ecosystem: Ecosystem) -> list[DerivedFile]:
+    header = YAML_HEADER + (
+        f"# Secrets: {TOKEN_SECRET} (optional: a token that can push to and open pull requests in the\n"
+        "# repositories of services that have their own; without it the workflow's token serves this one only).\n"
+    )
+    return [text_file(WORKFLOW, header + annotate_pins(dump_yaml(workflow(ecosystem))))]
