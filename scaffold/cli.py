@@ -29,7 +29,8 @@ app = typer.Typer(
         "Create, run, test, deliver and update the services of a Docker + Kubernetes ecosystem.\n\n"
         "Each command below shows an example; `scaffold COMMAND --help` tells more.\n\n"
         "Exit codes: 0 ok, 1 failure (rolled back), 2 bad input, 3 not found, 4 conflict, 5 check found errors,\n"
-        "6 update left conflicts, 7 update failed for a service, 130 interrupted."
+        "6 update left conflicts, 7 update failed for a service, 8 outdated, 9 build failed, 10 tests failed,\n"
+        "11 delivery failed (rolled back), 130 interrupted."
     ),
     rich_markup_mode=None,  # plain help: rich would cost a tenth of a second at every start
     pretty_exceptions_enable=False,
@@ -412,6 +413,85 @@ def _progress(label: str, as_json: bool) -> Callable[[int, int, str], None] | No
     from scaffold.update.progress import ProgressBar
 
     return ProgressBar(label)
+
+
+Environment = Annotated[str, typer.Argument(help="The environment: test, staging, production (ecosystem.yaml).")]
+Timeout = Annotated[
+    int, typer.Option("--timeout", help="Seconds the rollout (or rollback) may take to become ready.", min=30)
+]
+
+
+def _delivery_progress(line: str) -> None:
+    """Steps of a delivery as they happen, on standard error (a rollout takes minutes)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+@app.command(short_help="Deliver to an environment: scaffold deploy test --images images.json")
+def deploy(
+    environment: Environment,
+    images: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--images",
+            help="An images file (`scaffold build --push` writes images.json); repeatable, a later file wins.",
+            show_default=False,
+        ),
+    ] = None,
+    delivered_images: Annotated[
+        Path | None,
+        typer.Option(
+            "--delivered-images",
+            help="Write every image delivered to this file (what a later environment is promoted with).",
+            show_default=False,
+        ),
+    ] = None,
+    allow_dirty: Annotated[
+        bool, typer.Option("--allow-dirty", help="Accept images built from uncommitted changes.")
+    ] = False,
+    timeout: Timeout = 600,
+    directory: Directory = None,
+    as_json: Json = False,
+) -> None:
+    """Pre-flight (cluster, namespace, Secret, custom APIs), helm upgrade with every image pinned by digest,
+    smoke tests (helm test), roll back on failure: the pipeline's steps. Exit code 11 when the delivery
+    failed (and was rolled back). Example: scaffold deploy test --images images.json"""
+    from scaffold.commands.deploy import DeployOptions
+    from scaffold.commands.deploy import deploy as run
+    from scaffold.output import show
+
+    options = DeployOptions(
+        images=tuple(images or ()), delivered_images=delivered_images, allow_dirty=allow_dirty, timeout=timeout
+    )
+    show(_run(lambda: run(_start(directory), environment, options, _delivery_progress)), as_json=as_json)
+
+
+@app.command(short_help="Roll an environment back: scaffold rollback production [--to 7]")
+def rollback(
+    environment: Environment,
+    to: Annotated[
+        int | None,
+        typer.Option("--to", help="Return to this revision (default: the last good one).", show_default=False),
+    ] = None,
+    timeout: Timeout = 600,
+    directory: Directory = None,
+    as_json: Json = False,
+) -> None:
+    """Return the environment's release to its last good revision, then smoke test it. Does nothing when
+    the current revision is already a rollback (unless --to). Example: scaffold rollback production"""
+    from scaffold.commands.rollback import rollback as run
+    from scaffold.output import show
+
+    show(_run(lambda: run(_start(directory), environment, to, timeout, _delivery_progress)), as_json=as_json)
+
+
+@app.command(short_help="What runs in an environment: scaffold status production")
+def status(environment: Environment, directory: Directory = None, as_json: Json = False) -> None:
+    """The release's revisions, each service's image and readiness, the custom APIs the cluster lacks.
+    Example: scaffold status production --json"""
+    from scaffold.commands.status import status as run
+    from scaffold.output import show
+
+    show(_run(lambda: run(_start(directory), environment, _delivery_progress)), as_json=as_json)
 
 
 def _version(value: bool) -> None:

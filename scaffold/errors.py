@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     OUTDATED = 8  # `scaffold list --outdated`: a service or the meta-project is behind its template
     BUILD_FAILED = 9  # `scaffold build`: a service's image did not build or push; the others went on
     TESTS_FAILED = 10  # `scaffold test`: a service's test image failed or could not run
+    DELIVERY_FAILED = 11  # deploy / rollback: the cluster did not answer, or the delivery failed (and was undone)
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -43,6 +44,10 @@ class NotFoundError(ScaffoldError):
 
 class ConflictError(ScaffoldError):
     exit_code = ExitCode.CONFLICT
+
+
+class DeliveryError(ScaffoldError):
+    exit_code = ExitCode.DELIVERY_FAILED
 
 
 class InterruptedByUser(ScaffoldError):

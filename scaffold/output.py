@@ -14,6 +14,7 @@ from scaffold.prerequisites import ToolStatus
 from scaffold.results import (
     Change,
     CheckResult,
+    DeployResult,
     DoctorResult,
     GraphResult,
     InitResult,
@@ -23,6 +24,8 @@ from scaffold.results import (
     ProposeResult,
     RemoveResult,
     Result,
+    RollbackResult,
+    StatusResult,
     SyncResult,
     TemplateStatus,
     UpdateResult,
@@ -147,6 +150,8 @@ def text(result: Result) -> str:
             from scaffold.update.report import lines as update_lines
 
             lines += [*update_lines(result.update), "", *proposal_lines(result)]
+        case DeployResult() | RollbackResult() | StatusResult():
+            lines += delivery_lines(result)
     return "\n".join(lines)
 
 
@@ -176,6 +181,61 @@ def proposal_lines(result: ProposeResult) -> list[str]:
         pull = f"{p.pull_request} ({p.pull_request_action})" if p.pull_request else "-"
         rows.append([p.repository, p.path, p.branch, p.outcome, pull])
     return _table(rows) + [f"  {p.repository}: {p.reason}" for p in result.proposals if p.reason]
+
+
+def _skipped_line(skipped: tuple[str, ...]) -> list[str]:
+    if not skipped:
+        return []
+    return [f"Skipped (the cluster does not serve their API): {', '.join(skipped)} (docs/delivery.md)."]
+
+
+def delivery_lines(result: DeployResult | RollbackResult | StatusResult) -> list[str]:
+    where = f"{result.environment} (namespace {result.namespace})"
+    lines: list[str] = []
+    match result:
+        case DeployResult():
+            was = f"replaces revision {result.previous}" if result.previous else "first install"
+            lines.append(
+                f"Delivered {result.release} to {where}: revision {result.revision} ({was}), smoke tests passed."
+            )
+            lines += _table([["SERVICE", "IMAGE"], *([name, ref] for name, ref in result.images.items())])
+            lines += _skipped_line(result.skipped)
+            if result.delivered_images is not None:
+                lines.append(f"Images delivered: {result.delivered_images}")
+        case RollbackResult():
+            if result.target is None:
+                lines.append(f"Nothing rolled back in {where}: {result.reason}.")
+            else:
+                lines.append(
+                    f"Rolled {result.release} in {where} back from revision {result.current} to {result.target} "
+                    f"(now revision {result.revision}); smoke tests passed."
+                )
+        case StatusResult():
+            if not result.revisions:
+                lines.append(f"{result.release} is not installed in {where} (Kubernetes {result.kubernetes}).")
+            else:
+                current = result.revisions[-1]
+                lines.append(
+                    f"{result.release} in {where}: revision {current.number} ({current.status}), "
+                    f"Kubernetes {result.kubernetes}"
+                )
+                rows = [["REVISION", "STATUS", "CHART", "UPDATED", "DESCRIPTION"]]
+                rows += [[str(r.number), r.status, r.chart, r.updated, r.description] for r in result.revisions[-10:]]
+                lines += _table(rows)
+                target = result.rollback_target
+                lines.append(
+                    f"`scaffold rollback {result.environment}` would return to revision {target}."
+                    if target
+                    else f"`scaffold rollback {result.environment}` would do nothing (no good revision to return to)."
+                )
+                if result.images:
+                    lines += _table([["SERVICE", "IMAGE"], *([name, ref] for name, ref in result.images.items())])
+                if result.deployments:
+                    rows = [["DEPLOYMENT", "READY"]]
+                    rows += [[d.name, f"{d.ready}/{d.desired}"] for d in result.deployments]
+                    lines += _table(rows)
+            lines += _skipped_line(result.skipped)
+    return lines
 
 
 def tools_table(tools: tuple[ToolStatus, ...]) -> list[str]:

@@ -35,6 +35,9 @@ from scaffold.model import Environment
 Group = Literal["required", "delivery", "validator"]
 PROBE_TIMEOUT: Final = 10.0  # seconds a version command or the engine may take to answer
 MIN_PYTHON: Final = (3, 11)
+# `helm test --logs` keeps the pods of passing tests until their logs are read (hook-succeeded deleted
+# them first before 4.1), and `--rollback-on-failure` replaced `--atomic` in Helm 4.
+HELM_MIN: Final = (4, 1)
 DEFAULT_ENGINE: Final = "unix:///var/run/docker.sock"
 
 
@@ -95,13 +98,14 @@ REQUIREMENTS: Final[tuple[Requirement, ...]] = (
     Requirement(
         "helm",
         "delivery",
-        "delivering the umbrella chart to an environment",
-        "https://helm.sh/docs/intro/install/ (brew install helm), or pip install helm-python-sdk",
+        "scaffold deploy / rollback / status: the Helm CLI, 4.1 or newer",
+        "https://helm.sh/docs/intro/install/ (Helm 4.1+: brew install helm, or the release archive from "
+        "https://github.com/helm/helm/releases)",
     ),
     Requirement(
         "kubectl",
         "delivery",
-        "looking at an environment: pods, logs, rollouts",
+        "scaffold deploy's pre-flight (cluster, namespace, Secret, custom APIs); pods, logs, rollouts",
         "https://kubernetes.io/docs/tasks/tools/ (apt-get install kubectl from pkgs.k8s.io, brew install kubectl)",
     ),
     Requirement(
@@ -346,14 +350,25 @@ def probe_compose() -> Probe:
     return Probe(False, detail="; ".join(tried) or "neither `docker compose` nor docker-compose found")
 
 
+def helm_version_ok(text: str) -> tuple[bool, str]:
+    """Whether `helm version --short` output ("v4.1.0+g1a2b3c") is HELM_MIN or newer; the version read."""
+    match = re.search(r"v?(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if match is None:
+        return False, text.strip() or "an unknown version"
+    found = (int(match.group(1)), int(match.group(2)))
+    return found >= HELM_MIN, match.group(0)
+
+
 def probe_helm() -> Probe:
+    """The Helm CLI, 4.1 or newer (helm-python-sdk renders charts but cannot install them)."""
     binary = _program("helm", "version", "--short")
-    if binary.found:
+    if not binary.found:
         return binary
-    sdk = _package("helm-python-sdk", "helm_python")
-    if sdk.found:
-        return Probe(True, sdk.version, "helm-python-sdk (no helm binary on PATH)")
-    return Probe(False, detail=f"{binary.detail}; helm-python-sdk not installed")
+    ok, version = helm_version_ok(binary.version)
+    if not ok:
+        minimum = ".".join(map(str, HELM_MIN))
+        return Probe(False, version, f"{binary.detail} is Helm {version}; delivery needs {minimum} or newer")
+    return binary
 
 
 def probe_kubectl() -> Probe:

@@ -190,6 +190,61 @@ class CheckResult:
     runs: tuple[CheckRun, ...]
 
 
+@dataclass(frozen=True)
+class DeployResult:
+    """A delivery that rolled out and passed its smoke tests (a failed one is a DeliveryError)."""
+
+    environment: str
+    namespace: str
+    release: str
+    revision: int  # the release's new revision
+    previous: int | None  # the revision it replaced; None for a first install
+    images: dict[str, str]  # service -> repository@digest delivered
+    skipped: tuple[str, ...]  # kinds of custom resources left out: the cluster does not serve their API
+    kubernetes: str  # the cluster's version
+    delivered_images: Path | None = None  # where the complete images file was written (--delivered-images)
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    environment: str
+    namespace: str
+    release: str
+    current: int  # the revision that ran before
+    target: int | None  # the revision returned to; None: nothing was done (see `reason`)
+    revision: int | None  # the new revision that runs the target's release
+    reason: str  # why nothing was done
+
+
+@dataclass(frozen=True)
+class RevisionStatus:
+    number: int
+    status: str
+    chart: str
+    description: str
+    updated: str
+
+
+@dataclass(frozen=True)
+class DeploymentStatus:
+    name: str
+    ready: int
+    desired: int
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    environment: str
+    namespace: str
+    release: str
+    kubernetes: str
+    revisions: tuple[RevisionStatus, ...]  # oldest first; empty: not installed
+    rollback_target: int | None  # where `scaffold rollback ENV` would go
+    images: dict[str, str]  # service -> the image reference its current values name
+    deployments: tuple[DeploymentStatus, ...]
+    skipped: tuple[str, ...]  # kinds of custom resources the cluster does not serve
+
+
 Result = (
     InitResult
     | CheckResult
@@ -202,4 +257,7 @@ Result = (
     | OnboardResult
     | UpdateResult
     | ProposeResult
+    | DeployResult
+    | RollbackResult
+    | StatusResult
 )

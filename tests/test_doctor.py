@@ -194,11 +194,37 @@ def test_a_hidden_optional_tool_does_not_fail(ecosystem: Path, machine: dict[str
     assert tools["context shop-test"]["detail"] == "kubectl is missing, so no context can be read"
 
 
-def test_delivery_makes_helm_kubectl_and_every_context_required(ecosystem: Path, machine: dict[str, str]) -> None:
-    code, tools, _ = doctor(ecosystem, "--delivery", env=machine)
+def with_helm(directory: Path, version: str) -> str:
+    """PATH with a `helm` that answers `helm version --short` as that Helm release does (no helm
+    binary can be installed on the machines the suite runs on)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    helm = directory / "helm"
+    helm.write_text(f'#!/bin/sh\n[ "$*" = "version --short" ] && echo {version} && exit 0\nexit 1\n')
+    helm.chmod(0o755)
+    return f"{directory}{os.pathsep}{os.environ['PATH']}"
+
+
+def test_delivery_makes_helm_kubectl_and_every_context_required(
+    ecosystem: Path, machine: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**machine, "PATH": with_helm(tmp_path / "bin", "v4.1.0+g4af4f8b")}
+    code, tools, _ = doctor(ecosystem, "--delivery", env=env)
     assert code == 3
     assert all(t["required"] for t in tools.values() if t["group"] in ("required", "delivery"))
     assert [n for n, t in tools.items() if t["required"] and not t["found"]] == ["context shop-production"]
+    assert tools["helm"]["version"] == "v4.1.0+g4af4f8b"
+
+
+def test_helm_older_than_4_1_does_not_count_for_delivery(
+    ecosystem: Path, machine: dict[str, str], tmp_path: Path
+) -> None:
+    """Helm 3 deletes passing test pods before `helm test --logs` reads them, and has no --rollback-on-failure."""
+    env = {**machine, "PATH": with_helm(tmp_path / "bin", "v3.18.6+gb76a950")}
+    code, tools, _ = doctor(ecosystem, "--delivery", env=env)
+    assert code == 3
+    helm = tools["helm"]
+    assert not helm["found"] and helm["version"] == "v3.18.6"
+    assert "delivery needs 4.1 or newer" in helm["detail"] and "Helm 4.1+" in helm["install"]
 
 
 def test_engine_is_looked_for_where_docker_host_says(ecosystem: Path, machine: dict[str, str], tmp_path: Path) -> None:
