@@ -448,6 +448,12 @@ def deploy(
     allow_dirty: Annotated[
         bool, typer.Option("--allow-dirty", help="Accept images built from uncommitted changes.")
     ] = False,
+    platform: Annotated[
+        bool,
+        typer.Option(
+            "--platform", help="Install the once-per-cluster part instead (cluster and node alerts, rollback relay)."
+        ),
+    ] = False,
     timeout: Timeout = 600,
     directory: Directory = None,
     as_json: Json = False,
@@ -460,7 +466,11 @@ def deploy(
     from scaffold.output import show
 
     options = DeployOptions(
-        images=tuple(images or ()), delivered_images=delivered_images, allow_dirty=allow_dirty, timeout=timeout
+        images=tuple(images or ()),
+        delivered_images=delivered_images,
+        allow_dirty=allow_dirty,
+        timeout=timeout,
+        platform=platform,
     )
     show(_run(lambda: run(_start(directory), environment, options, _delivery_progress)), as_json=as_json)
 

@@ -517,3 +517,38 @@ def test_an_explicit_target_must_have_run() -> None:
         plan_rollback(history, 9)
     target = plan_rollback(history, 1).target
     assert target is not None and target.number == 1
+
+
+# --- the platform chart, once per cluster ------------------------------------------------------
+
+
+def test_the_platform_part_is_installed_once_per_cluster(pristine: Path, tmp_path: Path) -> None:
+    """Into alerting.namespace; a second environment on the same cluster upgrades the same release."""
+    lab = make_lab(pristine, tmp_path, namespaces=["shop-test", "monitoring"])
+    proc = lab.run("deploy", "test", "--platform", "--json")
+    assert proc.returncode == 0, proc.stderr
+    monitoring = ["--namespace", "monitoring", "--kube-context", "shop-test"]
+    assert lab.commands()[-2] == [
+        "helm",
+        "upgrade",
+        "shop-platform",
+        "$ROOT/deploy/platform",
+        "--install",
+        "--rollback-on-failure",
+        "--wait=watcher",
+        "--timeout=600s",
+        "--history-max=20",
+        *monitoring,
+    ]
+    assert not any(c[3:5] == ["get", "secret"] for c in lab.commands()), "no relay: no token Secret needed"
+    assert json.loads(proc.stdout)["namespace"] == "monitoring"
+    assert lab.run("deploy", "test", "--platform").returncode == 0
+    releases = kube_standin.read_state(lab.state)["releases"]
+    assert list(releases) == ["monitoring/shop-platform"] and len(releases["monitoring/shop-platform"]) == 2
+
+
+def test_the_platform_part_needs_its_namespace(lab: Lab) -> None:
+    proc = lab.run("deploy", "test", "--platform")
+    assert proc.returncode == ExitCode.NOT_FOUND
+    assert "Namespace monitoring (alerting.namespace of ecosystem.yaml) does not exist" in proc.stderr
+    _nothing_changed(lab, proc)

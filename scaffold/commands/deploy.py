@@ -21,6 +21,7 @@ from scaffold.delivery import target as targets
 from scaffold.delivery.cluster import Cluster, Progress
 from scaffold.delivery.deploy import Delivery
 from scaffold.delivery.deploy import deploy as run_delivery
+from scaffold.delivery.deploy import deploy_platform as deploy_platform_chart
 from scaffold.errors import NotFoundError, UsageError
 from scaffold.images_file import ImagesFile, PushedImage
 from scaffold.results import DeployResult
@@ -34,6 +35,7 @@ class DeployOptions:
     delivered_images: Path | None = None  # where to write the complete set delivered
     allow_dirty: bool = False
     timeout: int = DEFAULT_TIMEOUT
+    platform: bool = False  # the once-per-cluster chart (deploy/platform) instead of the umbrella
 
 
 def merged_images(
@@ -72,9 +74,25 @@ def head_commit(root: Path, files: list[ImagesFile]) -> str:
     return files[-1].commit if files else "unknown"
 
 
+def deploy_platform(target: targets.Target, options: DeployOptions, progress: Progress) -> DeployResult:
+    """deploy/platform into alerting.namespace of the environment's cluster (once per cluster: another
+    environment on the same cluster upgrades the same release)."""
+    from scaffold.wiring.platform import release_name, token_secret
+
+    alerting = target.ecosystem.alerting
+    environment = dataclasses.replace(
+        target.environment, namespace=alerting.namespace, secret=token_secret(target.ecosystem)
+    )
+    cluster = Cluster.locate(environment, release_name(target.ecosystem))
+    relay = alerting.github_repository is not None
+    return deploy_platform_chart(target.root, cluster, relay, options.timeout, progress)
+
+
 def deploy(start: Path, environment: str, options: DeployOptions, progress: Progress) -> DeployResult:
     target = targets.load(start, environment)
     targets.ensure_deliverable(target)
+    if options.platform:
+        return deploy_platform(target, options, progress)
     if not options.images:
         raise UsageError(
             "Which images? A delivery pins every service's image by digest.",

@@ -22,8 +22,8 @@ from typing import Final
 
 from scaffold.delivery import preflight
 from scaffold.delivery.cluster import Cluster, Outcome, Progress
-from scaffold.delivery.history import Revision, plan_rollback
-from scaffold.errors import DeliveryError
+from scaffold.delivery.history import Revision, ensure_not_pending, plan_rollback
+from scaffold.errors import DeliveryError, NotFoundError
 from scaffold.images_file import PushedImage
 from scaffold.results import DeployResult
 from scaffold.wiring.umbrella import CHART_DIR
@@ -182,4 +182,53 @@ def deploy(delivery: Delivery, cluster: Cluster, progress: Progress) -> DeployRe
         images={name: image.reference for name, image in sorted(delivery.images.items())},
         skipped=tuple(r.kind for r in found.missing_apis),
         kubernetes=found.server_version,
+    )
+
+
+def deploy_platform(root: Path, cluster: Cluster, relay: bool, timeout: int, progress: Progress) -> DeployResult:
+    """The once-per-cluster part (deploy/platform): cluster and node rules, and the rollback relay when
+    `relay` (its token's Secret must exist then). `cluster` targets the platform's namespace."""
+    from scaffold.wiring.platform import PLATFORM_DIR
+
+    version = preflight.reachable(cluster)
+    progress(f"pre-flight: {cluster.where} answers (Kubernetes {version})")
+    env = cluster.environment
+    if preflight.namespace_exists(cluster) is False:
+        raise NotFoundError(
+            f"Namespace {env.namespace} (alerting.namespace of ecosystem.yaml) does not exist.",
+            "It is where the cluster's monitoring runs; set alerting.namespace to it, or create it.",
+        )
+    if relay and not preflight.secret_exists(cluster):
+        raise NotFoundError(
+            f"Secret {env.secret} does not exist in namespace {env.namespace}; the rollback relay reads its GitHub "
+            "token from it (key `token`).",
+            f"Create it with a token allowed to create repository dispatches (docs/delivery.md): "
+            f"`kubectl --namespace {env.namespace} create secret generic {env.secret} --from-file=token=FILE`.",
+        )
+    missing = preflight.missing_apis(cluster)
+    history = preflight.release(cluster)
+    ensure_not_pending(history, cluster.release)
+    upgrade = cluster.helm(
+        "upgrade",
+        cluster.release,
+        str(root / PLATFORM_DIR),
+        "--install",
+        "--rollback-on-failure",
+        "--wait=watcher",
+        f"--timeout={timeout}s",
+        f"--history-max={HISTORY_MAX}",
+        timeout=timeout + MARGIN,
+    )
+    if not upgrade.ok:
+        raise _rollout_failed(cluster, upgrade)
+    revision = preflight.release(cluster)[-1].number
+    return DeployResult(
+        environment=env.name,
+        namespace=env.namespace,
+        release=cluster.release,
+        revision=revision,
+        previous=history[-1].number if history else None,
+        images={},
+        skipped=tuple(r.kind for r in missing),
+        kubernetes=version,
     )
