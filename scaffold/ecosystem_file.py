@@ -23,6 +23,7 @@ from scaffold.model import (
     ENVIRONMENT_NAMES,
     INFRASTRUCTURE,
     KINDS,
+    Alerting,
     CiSettings,
     Ecosystem,
     Environment,
@@ -140,10 +141,57 @@ def _environment(name: str, node: Any, parent: Any) -> Environment:
         context=_str(tree, "context", optional=True),
         api_server=_str(tree, "api_server", optional=True),
         values=_plain(values),
+        approval=_approval(name, tree),
     )
     if not env.context and not env.api_server:
         raise _fail(f"environment '{name}' needs 'context' or 'api_server'", tree)
     return env
+
+
+def _approval(name: str, tree: Any) -> bool:
+    """`approval:` of an environment: a reviewer approves each delivery; by default every environment
+    but test, which the merge queue delivers to before anything is merged."""
+    value = tree.get("approval")
+    if value is None:
+        return name != "test"
+    if not isinstance(value, bool):
+        raise _fail("'approval' must be true or false", tree, "approval")
+    return value
+
+
+def _alerting(tree: Any) -> Alerting:
+    """`alerting:` (optional): the platform release's namespace, the rollback relay's GitHub repository
+    and the Alertmanager receivers per level."""
+    from scaffold.names import check_name
+
+    node = tree.get("alerting")
+    if node is None:
+        return Alerting()
+    node = _mapping(node, "alerting", tree)
+    namespace = _str(node, "namespace", optional=True) or Alerting().namespace
+    try:
+        check_name(namespace, "namespace")
+    except UsageError as err:
+        raise _fail(err.message, node, "namespace") from None
+    repository = _str(node, "github_repository", optional=True)
+    if repository is not None and not re.fullmatch(GITHUB_REPOSITORY_PATTERN, repository):
+        raise _fail(f"'github_repository' {RULES['github_repository']}", node, "github_repository")
+    receivers_node = node.get("receivers") or {}
+    if not isinstance(receivers_node, dict):
+        raise _fail(
+            "'receivers' must be a mapping of level (service, cluster, node) to receiver fields", node, "receivers"
+        )
+    receivers: dict[str, dict[str, object]] = {}
+    for level, fields in receivers_node.items():
+        if level not in ("service", "cluster", "node") or not isinstance(fields, dict) or "name" in fields:
+            raise _fail(
+                f"'receivers.{level}' must be Alertmanager receiver fields (without 'name') of a level: "
+                "service, cluster or node",
+                receivers_node,
+                str(level),
+            )
+        receivers[str(level)] = _plain(fields)
+    return Alerting(namespace=namespace, github_repository=repository, receivers=receivers)
 
 
 def _service(name: str, node: Any, parent: Any) -> Service:
@@ -177,6 +225,11 @@ def _service(name: str, node: Any, parent: Any) -> Service:
         raise _fail(f"'repository' {RULES['repository']}", tree, "repository")
     if repository is not None and path in ("", "."):
         raise _fail("a service with its own 'repository' needs a 'path' of its own", tree, "path")
+    commit = _str(tree, "commit", optional=True)
+    if commit is not None and not re.fullmatch(COMMIT_PATTERN, commit):
+        raise _fail(f"'commit' {RULES['commit']}", tree, "commit")
+    if commit is not None and repository is None:
+        raise _fail("'commit' pins a commit of the service's own 'repository', which is missing", tree, "commit")
     return Service(
         name=name,
         kind=kind,
@@ -189,6 +242,7 @@ def _service(name: str, node: Any, parent: Any) -> Service:
         subscribes=subscribes,
         calls=calls,
         repository=repository,
+        commit=commit,
     )
 
 
@@ -201,7 +255,11 @@ RULES: Final = {
     "scaffold": "must be one pip requirement on one line (no leading '-', no '${{')",
     "update_schedule": "must be a cron expression of five fields, e.g. '0 6 * * 1'",
     "repository": "must be one git URL or path on one line (no leading '-', no '${{')",
+    "commit": "must be the full 40-character id of a commit of the service's repository",
+    "github_repository": "must be OWNER/NAME of a GitHub repository",
 }
+COMMIT_PATTERN: Final = r"^[0-9a-f]{40}$"
+GITHUB_REPOSITORY_PATTERN: Final = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
 
 
 def _ci(tree: Any) -> CiSettings:
@@ -273,6 +331,7 @@ def parse(text: str) -> EcosystemDocument:
         environments=tuple(_environment(str(k), v, environments_tree) for k, v in environments_tree.items()),
         services=services,
         ci=_ci(tree),
+        alerting=_alerting(tree),
     )
     return EcosystemDocument(model=model, tree=tree)
 
@@ -306,6 +365,8 @@ def with_service(document: EcosystemDocument, service: Service) -> bytes:
     entry["port"] = service.port
     if service.repository is not None:
         entry["repository"] = service.repository
+    if service.commit is not None:
+        entry["commit"] = service.commit
     if service.route is not None:
         entry["route"] = service.route
     template = CommentedMap()

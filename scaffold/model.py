@@ -57,6 +57,7 @@ class Environment:
     context: str | None = None  # kubeconfig context, or ...
     api_server: str | None = None  # ... an API endpoint
     values: dict[str, object] = field(default_factory=dict)  # overrides merged into values-<env>.yaml
+    approval: bool = False  # each delivery waits for a reviewer (GitHub environment <name>-approval)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Service:
     subscribes: tuple[str, ...] = ()  # topic patterns of the events it consumes (workers)
     calls: tuple[str, ...] = ()  # services whose API it calls through the gateway (frontends)
     repository: str | None = None  # git URL of the service's own repository, checked out at `path`
+    commit: str | None = None  # with `repository`: the commit of it the meta-project builds and delivers
 
     @property
     def package(self) -> str:

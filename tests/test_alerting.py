@@ -518,3 +518,19 @@ def test_the_relay_answers_502_when_github_refuses_so_alertmanager_retries(proje
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(request, timeout=10)
         assert error.value.code == 400
+
+
+def test_receivers_of_ecosystem_yaml_reach_the_alertmanager_config(tmp_path: Path) -> None:
+    hook: dict[str, object] = {
+        "webhook_configs": [{"url": "https://chat.example.com/hooks/platform", "send_resolved": True}]
+    }
+    eco = dataclasses.replace(
+        make_ecosystem(()), alerting=Alerting(namespace="observability", receivers={"node": hook})
+    )
+    write_files(derive(eco), tmp_path)
+    assert "SUCCESS" in _amtool("check-config", str(tmp_path / ALERTMANAGER_CONFIG))
+    config = yaml.safe_load((tmp_path / ALERTMANAGER_CONFIG).read_text(encoding="utf-8"))
+    receivers = {r["name"]: r for r in config["receivers"]}
+    assert receivers["shop-node"] == {"name": "shop-node", **hook}
+    rollback = receivers["shop-rollback"]["webhook_configs"][0]["url"]
+    assert rollback == "http://shop-rollback-relay.observability.svc:8080/alerts"
