@@ -22,10 +22,10 @@ import yaml
 
 from scaffold.model import Ecosystem, Environment, Service, TemplateRef
 from scaffold.wiring import DerivedFile, derive
+from scaffold.wiring._actions import ACTIONS
 from scaffold.wiring._render import GENERATED
 from scaffold.wiring.compose import RESERVED_NAMES
 from scaffold.wiring.monitoring import local_rule_groups, release_rule_groups
-from scaffold.wiring.pipeline import ACTIONS
 from tests import validators
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,36 +15,18 @@ Every action is pinned by commit SHA (the version it was taken from is in a comm
 
 from __future__ import annotations
 
-import re
 import shlex
 from typing import Any, Final
 
 from scaffold.model import Ecosystem, Environment, Service
+from scaffold.wiring._actions import RUNNER, annotate_pins, checkout, uses
 from scaffold.wiring._render import YAML_HEADER, dump_yaml, text_file
 from scaffold.wiring.files import DerivedFile
 from scaffold.wiring.umbrella import CHART_DIR, environments
+from scaffold.wiring.update_workflow import gates_job
 
 WORKFLOW: Final = ".github/workflows/delivery.yml"
-RUNNER: Final = "ubuntu-24.04"
 HELM_VERSION: Final = "v3.18.6"
-
-# action -> (commit, release it is); bump both together.
-ACTIONS: Final[dict[str, tuple[str, str]]] = {
-    "actions/checkout": ("de0fac2e4500dabe0009e67214ff5f5447ce83dd", "v6.0.2"),
-    "docker/setup-buildx-action": ("8d2750c68a42422c14e847fe6c8ac0403b4cbd6f", "v3.12.0"),
-    "docker/login-action": ("c94ce9fb468520275223c153574b00df6fe4bcc9", "v3.7.0"),
-    "docker/build-push-action": ("10e90e3645eae34f1e60eeb005ba3a3d33f178e8", "v6.19.2"),
-    "azure/setup-helm": ("1a275c3b69536ee54be43f2070a358922e12c8d4", "v4.3.1"),
-    "actions/setup-python": ("e797f83bcb11b83ae66e0230d6156d7c80228e7c", "v6.0.0"),
-}
-
-
-def _uses(action: str) -> str:
-    return f"{action}@{ACTIONS[action][0]}"
-
-
-def _checkout() -> dict[str, Any]:
-    return {"name": "Check out", "uses": _uses("actions/checkout"), "with": {"persist-credentials": False}}
 
 
 def _services(ecosystem: Ecosystem) -> list[Service]:
@@ -74,12 +56,12 @@ def _build_job(ecosystem: Ecosystem) -> dict[str, Any]:
         "permissions": permissions,
         "strategy": _matrix(ecosystem),
         "steps": [
-            _checkout(),
-            {"name": "Set up Buildx", "uses": _uses("docker/setup-buildx-action")},
+            checkout(),
+            {"name": "Set up Buildx", "uses": uses("docker/setup-buildx-action")},
             {
                 "name": "Log in to the registry",
                 "if": "github.event_name != 'pull_request'",
-                "uses": _uses("docker/login-action"),
+                "uses": uses("docker/login-action"),
                 "with": {
                     "registry": _registry_host(ecosystem),
                     "username": "${{ secrets.REGISTRY_USERNAME }}",
@@ -88,7 +70,7 @@ def _build_job(ecosystem: Ecosystem) -> dict[str, Any]:
             },
             {
                 "name": "Build the test image",
-                "uses": _uses("docker/build-push-action"),
+                "uses": uses("docker/build-push-action"),
                 "with": {
                     "context": "${{ matrix.path }}",
                     "target": "test",
@@ -99,7 +81,7 @@ def _build_job(ecosystem: Ecosystem) -> dict[str, Any]:
             },
             {
                 "name": "Build the image (pushed unless for a pull request)",
-                "uses": _uses("docker/build-push-action"),
+                "uses": uses("docker/build-push-action"),
                 "with": {
                     "context": "${{ matrix.path }}",
                     "target": "runtime",
@@ -128,7 +110,7 @@ def _test_job(ecosystem: Ecosystem) -> dict[str, Any]:
             "CHECK_OUTDATED": "0",
         },
         "steps": [
-            _checkout(),
+            checkout(),
             {
                 "name": "Run the test image with its dependencies",
                 "run": f'{compose} run --rm --build "$SERVICE-test"',
@@ -155,8 +137,8 @@ def _chart_job(ecosystem: Ecosystem) -> dict[str, Any]:
         "timeout-minutes": 10,
         "permissions": {"contents": "read"},
         "steps": [
-            _checkout(),
-            {"name": "Set up Helm", "uses": _uses("azure/setup-helm"), "with": {"version": HELM_VERSION}},
+            checkout(),
+            {"name": "Set up Helm", "uses": uses("azure/setup-helm"), "with": {"version": HELM_VERSION}},
             {"name": "Lint with each environment's values", "run": lint},
         ],
     }
@@ -195,8 +177,8 @@ def _deliver_job(ecosystem: Ecosystem, env: Environment, needs: list[str]) -> di
         "concurrency": {"group": f"deliver-{ecosystem.name}-{env.name}", "cancel-in-progress": False},
         "env": {"RELEASE": ecosystem.name, "NAMESPACE": env.namespace, "IMAGE_TAG": "${{ github.sha }}"},
         "steps": [
-            _checkout(),
-            {"name": "Set up Helm", "uses": _uses("azure/setup-helm"), "with": {"version": HELM_VERSION}},
+            checkout(),
+            {"name": "Set up Helm", "uses": uses("azure/setup-helm"), "with": {"version": HELM_VERSION}},
             {
                 "name": "Write the kubeconfig",
                 "env": {"KUBECONFIG_CONTENT": "${{ secrets.KUBECONFIG }}"},
@@ -247,7 +229,6 @@ def workflow(ecosystem: Ecosystem) -> dict[str, Any]:
         jobs["test"] = _test_job(ecosystem)
         gates = ["build", "test", "chart"]
     jobs["chart"] = _chart_job(ecosystem)
-    from scaffold.wiring.update_workflow import gates_job  # here: that module builds on this one's pins
 
     jobs["gates"] = gates_job(ecosystem)
     previous: str | None = None
@@ -268,22 +249,8 @@ def workflow(ecosystem: Ecosystem) -> dict[str, Any]:
     }
 
 
-_USES = re.compile(r"^(\s*(?:- )?uses: )([\w.-]+/[\w./-]+)@([0-9a-f]{40})$")
-
-
-def _annotate_pins(text: str) -> str:
-    """Append `# vX.Y.Z` to every pinned `uses:` line (YAML dumpers cannot write comments)."""
-    lines = []
-    for line in text.splitlines():
-        match = _USES.match(line)
-        if match:
-            line = f"{line} # {ACTIONS[match.group(2)][1]}"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
-
-
 def derive(ecosystem: Ecosystem) -> list[DerivedFile]:
-    body = _annotate_pins(dump_yaml(workflow(ecosystem)))
+    body = annotate_pins(dump_yaml(workflow(ecosystem)))
     header = YAML_HEADER + (
         "# Secrets: REGISTRY_USERNAME / REGISTRY_PASSWORD (repository), KUBECONFIG (per GitHub environment).\n"
     )

@@ -22,57 +22,23 @@ import shlex
 from typing import Any, Final
 
 from scaffold.model import Ecosystem
+from scaffold.wiring._actions import (
+    RUNNER,
+    TOKEN,
+    TOKEN_SECRET,
+    annotate_pins,
+    checkout,
+    git_credentials,
+    install_scaffold,
+    setup_python,
+)
 from scaffold.wiring._render import YAML_HEADER, dump_yaml, text_file
 from scaffold.wiring.files import DerivedFile
-from scaffold.wiring.pipeline import RUNNER
-from scaffold.wiring.pipeline import _annotate_pins as annotate_pins  # the action pins live with the pipeline
-from scaffold.wiring.pipeline import _checkout as checkout
-from scaffold.wiring.pipeline import _uses as uses
 
 WORKFLOW: Final = ".github/workflows/template-updates.yml"
-PYTHON_VERSION: Final = "3.12"
 BRANCH: Final = "scaffold/template-updates"
-TOKEN_SECRET: Final = "SCAFFOLD_TOKEN"
 BOT_NAME: Final = "github-actions[bot]"
 BOT_EMAIL: Final = "41898282+github-actions[bot]@users.noreply.github.com"
-INSTALL: Final = "Install scaffold (ci.scaffold in ecosystem.yaml)"
-_TOKEN: Final = f"${{{{ secrets.{TOKEN_SECRET} || github.token }}}}"
-
-
-def _setup_python() -> dict[str, Any]:
-    return {
-        "name": "Set up Python",
-        "uses": uses("actions/setup-python"),
-        "with": {"python-version": PYTHON_VERSION},
-    }
-
-
-def _install_scaffold(ecosystem: Ecosystem) -> dict[str, Any]:
-    if ecosystem.ci.scaffold is None:
-        message = "Set ci.scaffold in ecosystem.yaml: the pip requirement CI installs scaffold from"
-        return {"name": INSTALL, "id": "install", "run": f'echo "::error::{message}"\nexit 1'}
-    return {
-        "name": INSTALL,
-        "id": "install",
-        "env": {"SCAFFOLD_REQUIREMENT": ecosystem.ci.scaffold},
-        "run": 'python -m pip install --disable-pip-version-check --quiet "$SCAFFOLD_REQUIREMENT"',
-    }
-
-
-def git_credentials() -> dict[str, str]:
-    """Environment that makes git authenticate to GitHub with the token, for this step only.
-
-    A credential helper given through GIT_CONFIG_* (never written to a file) answers with the token;
-    SSH URLs of github.com are read as HTTPS so that the same token serves them.
-    """
-    return {
-        "SCAFFOLD_GIT_TOKEN": _TOKEN,
-        "GIT_CONFIG_COUNT": "2",
-        "GIT_CONFIG_KEY_0": "credential.https://github.com.helper",
-        "GIT_CONFIG_VALUE_0": '!f() { echo username=x-access-token; echo "password=$SCAFFOLD_GIT_TOKEN"; }; f',
-        "GIT_CONFIG_KEY_1": "url.https://github.com/.insteadOf",
-        "GIT_CONFIG_VALUE_1": "git@github.com:",
-    }
 
 
 def _clone_own_repositories(ecosystem: Ecosystem) -> list[dict[str, Any]]:
@@ -99,8 +65,8 @@ def gates_job(ecosystem: Ecosystem) -> dict[str, Any]:
         "permissions": {"contents": "read"},
         "steps": [
             checkout(),
-            _setup_python(),
-            _install_scaffold(ecosystem),
+            setup_python(),
+            install_scaffold(ecosystem),
             *_clone_own_repositories(ecosystem),
             {"name": "Wiring in sync with ecosystem.yaml, everything generated valid", "run": "scaffold check"},
             {
@@ -119,7 +85,7 @@ def workflow(ecosystem: Ecosystem) -> dict[str, Any]:
     propose = {
         "name": "Update every service; one branch and pull request per changed repository",
         "env": {
-            "GITHUB_TOKEN": _TOKEN,
+            "GITHUB_TOKEN": TOKEN,
             "GIT_AUTHOR_NAME": BOT_NAME,
             "GIT_AUTHOR_EMAIL": BOT_EMAIL,
             "GIT_COMMITTER_NAME": BOT_NAME,
@@ -139,7 +105,7 @@ def workflow(ecosystem: Ecosystem) -> dict[str, Any]:
                 "runs-on": RUNNER,
                 "timeout-minutes": 30,
                 "permissions": {"contents": "write", "pull-requests": "write"},
-                "steps": [full, _setup_python(), _install_scaffold(ecosystem), propose],
+                "steps": [full, setup_python(), install_scaffold(ecosystem), propose],
             }
         },
     }
