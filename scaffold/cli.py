@@ -504,6 +504,29 @@ def status(environment: Environment, directory: Directory = None, as_json: Json 
     show(_run(lambda: run(_start(directory), environment, _delivery_progress)), as_json=as_json)
 
 
+@app.command(short_help="Services whose images must be built: scaffold changes --since main")
+def changes(
+    since: Annotated[str, typer.Option("--since", help="The base commit (or branch) to compare HEAD with.")],
+    delivered: Annotated[
+        Path | None,
+        typer.Option(
+            "--delivered",
+            help="The images file delivered at the base commit; services without an image there are built too. "
+            "A missing file means nothing was delivered: every service is built.",
+            show_default=False,
+        ),
+    ] = None,
+    directory: Directory = None,
+    as_json: Json = False,
+) -> None:
+    """The services whose image must be built for HEAD: changed since --since (files under their path,
+    or their pinned commit), new, or without a delivered image. Example: scaffold changes --since main --json"""
+    from scaffold.commands.changes import changes as run
+    from scaffold.output import show
+
+    show(_run(lambda: run(_start(directory), since, delivered)), as_json=as_json)
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"scaffold {__version__}")

@@ -13,6 +13,7 @@ from scaffold.model import Service
 from scaffold.prerequisites import ToolStatus
 from scaffold.results import (
     Change,
+    ChangesResult,
     CheckResult,
     DeployResult,
     DoctorResult,
@@ -152,6 +153,10 @@ def text(result: Result) -> str:
             lines += [*update_lines(result.update), "", *proposal_lines(result)]
         case DeployResult() | RollbackResult() | StatusResult():
             lines += delivery_lines(result)
+        case ChangesResult():
+            if not result.services:
+                lines.append(f"No service needs a new image since {result.since}.")
+            lines += [f"{name}: {why}" for name, why in result.reasons.items()]
     return "\n".join(lines)
 
 

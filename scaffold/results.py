@@ -245,6 +245,14 @@ class StatusResult:
     skipped: tuple[str, ...]  # kinds of custom resources the cluster does not serve
 
 
+@dataclass(frozen=True)
+class ChangesResult:
+    root: Path
+    since: str  # the base commit
+    services: tuple[str, ...]  # whose images must be built, by name
+    reasons: dict[str, str]  # service -> why
+
+
 Result = (
     InitResult
     | CheckResult
@@ -260,4 +268,5 @@ Result = (
     | DeployResult
     | RollbackResult
     | StatusResult
+    | ChangesResult
 )
