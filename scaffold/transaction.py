@@ -13,24 +13,39 @@ The journal ends with a commit record once every change is made.
   looks at the disk first, so it is right whether or not the killed process got to the step.
 
 So a meta-project is always found either as it was before a command or as the command left it.
+
+A journal is data read from disk, so `recover` trusts none of it: every path in it is proven inside
+the meta-project first (scaffold.paths), the set-aside and temporary names must be the ones a
+transaction makes, and a journal that git tracks (committed, then cloned) is not a killed command's:
+it is refused, not replayed. Nothing is written or deleted through a symbolic link.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
+from scaffold.errors import ConflictError
+from scaffold.paths import OutsideRootError, inside, is_real_directory, lexists, real_directory
 from scaffold.project import STATE_DIR
 
 JOURNAL: Final = "journal"
 _TXN_PREFIX: Final = "txn-"
 _STAGING_PREFIX: Final = "staging-"  # directories `scaffold new` renders into before moving them in
+_OPS: Final = frozenset({"mkdir", "put", "move", "delete"})
+_BACKUP_NAME: Final = re.compile(r"^[1-9][0-9]*$")  # set-aside entries are numbered
+
+
+class ForeignJournalError(ConflictError):
+    """A `.scaffold/txn-*` directory that is not a killed command's journal: it is never replayed."""
 
 
 @dataclass(frozen=True)
@@ -47,20 +62,21 @@ class _Step:
 
 
 def _exists(path: Path) -> bool:
-    return path.exists() or path.is_symlink()
+    return lexists(path)
 
 
 def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
+    """Remove a file, a link (never what it points to) or a real directory with its content."""
+    if is_real_directory(path):
         shutil.rmtree(path)
+    elif lexists(path):
+        path.unlink()
 
 
 class Transaction:
     def __init__(self, root: Path) -> None:
         self.root = root
-        (root / STATE_DIR).mkdir(exist_ok=True)
+        real_directory(root, STATE_DIR).mkdir(exist_ok=True)
         self._scratch = Path(tempfile.mkdtemp(prefix=_TXN_PREFIX, dir=root / STATE_DIR))
         self._journal = open(self._scratch / JOURNAL, "a", encoding="utf-8")  # noqa: SIM115 - closed in _finish
         self._steps: list[_Step] = []
@@ -96,7 +112,7 @@ class Transaction:
         return str(self._counter)
 
     def _make_parent(self, path: Path) -> None:
-        missing = [p for p in reversed(path.parents) if not p.exists()]
+        missing = [p for p in reversed(path.parents) if not lexists(p)]
         for directory in missing:
             self._begin(_Step("mkdir", directory.relative_to(self.root).as_posix()))
             directory.mkdir()
@@ -110,7 +126,8 @@ class Transaction:
         self._put(relative, link=target)
 
     def _put(self, relative: str, *, content: bytes = b"", mode: int = 0o644, link: str | None = None) -> None:
-        path = self.root / relative
+        path = inside(self.root, relative)
+        _refuse_to_replace_a_directory(path, relative)
         self._make_parent(path)
         backup = self._backup_name(path)
         temporary = path.with_name(f".{path.name}.{self._scratch.name}-{len(self._steps)}")
@@ -118,7 +135,7 @@ class Transaction:
         if link is not None:
             os.symlink(link, temporary)
         else:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(content)
                 handle.flush()
@@ -130,7 +147,7 @@ class Transaction:
 
     def delete(self, relative: str) -> None:
         """Remove a file, a symlink or a whole directory (restored on rollback)."""
-        path = self.root / relative
+        path = inside(self.root, relative)
         backup = self._backup_name(path)
         if backup is None:
             return
@@ -140,7 +157,8 @@ class Transaction:
 
     def move_in(self, source: Path, relative: str) -> None:
         """Rename a directory staged on the same filesystem into place."""
-        path = self.root / relative
+        path = inside(self.root, relative)
+        _refuse_to_replace_a_directory(path, relative)
         self._make_parent(path)
         backup = self._backup_name(path)
         self._begin(_Step("move", relative, backup=backup))
@@ -165,12 +183,22 @@ class Transaction:
         shutil.rmtree(self._scratch, ignore_errors=True)
 
 
+def _refuse_to_replace_a_directory(path: Path, relative: str) -> None:
+    """A file written over a directory would delete what is in it: only an empty one may be replaced
+    (a caller that turns a directory into a file deletes its files first, in the same transaction)."""
+    if is_real_directory(path) and any(path.iterdir()):
+        raise ConflictError(
+            f"{relative} is a directory with files in it; writing a file there would delete them.",
+            "Nothing was changed. Move the directory's files away (or commit them), then run the command again.",
+        )
+
+
 def _set_aside(path: Path, backup: Path) -> None:
     """Keep the entry a `put` replaces. A file (or symlink) is hard-linked, so it stays at its path
     until the new one is renamed over it in one step: a kill in between never leaves the path
     missing (were it ecosystem.yaml, no command could find the meta-project to recover it). A
     directory, or a file system without hard links, is moved aside."""
-    if path.is_symlink() or not path.is_dir():
+    if not is_real_directory(path):
         try:
             os.link(path, backup, follow_symlinks=False)
             return
@@ -182,9 +210,9 @@ def _set_aside(path: Path, backup: Path) -> None:
 def _undo(root: Path, scratch: Path, steps: list[_Step]) -> None:
     """Undo journaled steps from the last one, whichever of their moves had happened."""
     for step in reversed(steps):
-        path = root / step.path
+        path = inside(root, step.path)
         if step.op == "mkdir":
-            if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+            if is_real_directory(path) and not any(path.iterdir()):
                 path.rmdir()
             continue
         if step.temp is not None:
@@ -198,7 +226,7 @@ def _undo(root: Path, scratch: Path, steps: list[_Step]) -> None:
             continue
         backup = scratch / step.backup
         if _exists(backup):  # the old entry was set aside: put it back
-            if _exists(path) and (path.is_symlink() or not path.is_dir()) and not backup.is_dir():
+            if _exists(path) and not is_real_directory(path) and not is_real_directory(backup):
                 os.rename(backup, path)  # replaces the file in one step: never missing
                 continue
             if _exists(path):
@@ -209,8 +237,8 @@ def _undo(root: Path, scratch: Path, steps: list[_Step]) -> None:
 def _finish(root: Path, scratch: Path, deleted: list[str]) -> None:
     """After the commit record: drop the set-aside entries, and directories that deletions emptied."""
     for relative in deleted:
-        for parent in (root / relative).parents:
-            if parent == root or not parent.is_dir() or any(parent.iterdir()):
+        for parent in inside(root, relative).parents:
+            if parent == root or not is_real_directory(parent) or any(parent.iterdir()):
                 break
             parent.rmdir()
     for entry in scratch.iterdir():
@@ -220,27 +248,87 @@ def _finish(root: Path, scratch: Path, deleted: list[str]) -> None:
     scratch.rmdir()
 
 
-def _read_journal(path: Path) -> tuple[list[_Step], dict[str, Any] | None]:
+def _foreign(scratch: Path, why: str) -> ForeignJournalError:
+    name = f"{STATE_DIR}/{scratch.name}"
+    return ForeignJournalError(
+        f"{name} is not the journal of a killed scaffold command ({why}); it was not replayed.",
+        f"Nothing was changed. Look at it, delete it (`rm -r {name}`), then run the command again.",
+    )
+
+
+def _step(scratch: Path, record: object) -> _Step:
+    """A journal line as a step, once every name in it is proven to be one a transaction makes."""
+    if not isinstance(record, dict) or record.get("op") not in _OPS or not isinstance(record.get("path"), str):
+        raise _foreign(scratch, f"a step it names is not one scaffold writes: {str(record)[:80]!r}")
+    step = _Step(op=record["op"], path=record["path"], backup=record.get("backup"), temp=record.get("temp"))
+    try:
+        inside(scratch.parent.parent, step.path)
+    except OutsideRootError as err:
+        raise _foreign(scratch, f"a step names a path outside the meta-project: {err.reason}") from None
+    if step.backup is not None and not (isinstance(step.backup, str) and _BACKUP_NAME.match(step.backup)):
+        raise _foreign(scratch, f"a step names {step.backup!r} as what it set aside")
+    if step.temp is not None and not (
+        isinstance(step.temp, str) and "/" not in step.temp and step.temp.startswith(".") and scratch.name in step.temp
+    ):
+        raise _foreign(scratch, f"a step names {step.temp!r} as its temporary file")
+    return step
+
+
+def _read_journal(scratch: Path) -> tuple[list[_Step], dict[str, Any] | None]:
     """The steps of a journal and its commit record (None when it has none). A torn last line is a
     step whose change had not begun: it is written before the change."""
     steps: list[_Step] = []
     commit: dict[str, Any] | None = None
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        fd = os.open(scratch / JOURNAL, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as err:
+        raise _foreign(scratch, f"its journal cannot be opened: {err.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        text = handle.read().decode("utf-8", "replace")
+    for line in text.splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             break
-        if record.get("op") == "commit":
+        if isinstance(record, dict) and record.get("op") == "commit":
+            deleted = record.get("deleted", [])
+            if not isinstance(deleted, list):
+                raise _foreign(scratch, "its commit record is not one scaffold writes")
+            for relative in deleted:
+                _step(scratch, {"op": "delete", "path": relative})
             commit = record
             break
-        steps.append(_Step(op=record["op"], path=record["path"], backup=record.get("backup"), temp=record.get("temp")))
+        steps.append(_step(scratch, record))
     return steps, commit
+
+
+def _tracked_by_git(root: Path) -> set[str]:
+    """The `.scaffold/txn-*` directories git tracks files in: a committed journal came with a clone (or
+    was put there on purpose), it is not what a killed command left. When git cannot answer for a
+    meta-project that has a .git, every journal counts as tracked (refused rather than trusted)."""
+    if not lexists(root / ".git"):
+        return set()
+    proc = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--", STATE_DIR],
+        cwd=root,
+        capture_output=True,
+        env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"},
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {"*"}
+    found = set()
+    for name in proc.stdout.decode("utf-8", "replace").split("\0"):
+        parts = name.split("/")
+        if len(parts) > 2 and parts[1].startswith(_TXN_PREFIX):
+            found.add(parts[1])
+    return found
 
 
 def pending(root: Path) -> bool:
     """Whether a killed command left something for `recover`."""
-    state = root / STATE_DIR
-    if not state.is_dir():
+    state = real_directory(root, STATE_DIR)
+    if not is_real_directory(state):
         return False
     return any(entry.name.startswith((_TXN_PREFIX, _STAGING_PREFIX)) for entry in state.iterdir())
 
@@ -250,21 +338,28 @@ def recover(root: Path) -> list[str]:
 
     Returns what was done, one line per transaction (for tests and debugging).
     """
-    state = root / STATE_DIR
-    if not state.is_dir():
+    state = real_directory(root, STATE_DIR)
+    if not is_real_directory(state):
         return []
+    entries = sorted(e for e in state.iterdir() if e.name.startswith((_TXN_PREFIX, _STAGING_PREFIX)))
+    journals = [e for e in entries if e.name.startswith(_TXN_PREFIX)]
+    tracked = _tracked_by_git(root) if journals else set()
+    for entry in journals:  # every journal is proven before any is replayed
+        if "*" in tracked or entry.name in tracked:
+            raise _foreign(entry, "git tracks it: it was committed, not left by a command killed here")
+        if not is_real_directory(entry):
+            raise _foreign(entry, "it is not a directory")
+        if lexists(entry / JOURNAL):
+            _read_journal(entry)
     done: list[str] = []
-    for entry in sorted(state.iterdir()):
+    for entry in entries:
         if entry.name.startswith(_STAGING_PREFIX):
-            shutil.rmtree(entry, ignore_errors=True)
+            _remove(entry)
             continue
-        if not entry.name.startswith(_TXN_PREFIX) or not entry.is_dir():
-            continue
-        journal = entry / JOURNAL
-        if not journal.exists():  # killed before the first step, or after the clean-up had begun
+        if not lexists(entry / JOURNAL):  # killed before the first step, or after the clean-up had begun
             shutil.rmtree(entry)
             continue
-        steps, commit = _read_journal(journal)
+        steps, commit = _read_journal(entry)
         if commit is not None:
             _finish(root, entry, [str(p) for p in commit.get("deleted", [])])
             done.append(f"{entry.name}: completed")
