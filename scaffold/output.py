@@ -309,6 +309,11 @@ def show(result: Result, *, as_json: bool = False) -> None:
         print(text(result))
 
 
+def notice(line: str) -> None:
+    """A line about what a command is doing meanwhile (e.g. waiting for the lock), on standard error."""
+    print(f"note: {line}", file=sys.stderr, flush=True)
+
+
 def error(err: ScaffoldError) -> None:
     print(f"error: {err.message}", file=sys.stderr)
     if err.hint:
