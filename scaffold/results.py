@@ -134,7 +134,8 @@ class TargetUpdate:
     from_version: str | None
     to_version: str | None
     changes: tuple[Change, ...] = ()  # paths relative to the meta-project root
-    conflicts: tuple[str, ...] = ()  # files with conflict markers (or a .rej file)
+    conflicts: tuple[str, ...] = ()  # files with conflict markers (or a .rej file), or file/directory conflicts
+    set_aside: tuple[str, ...] = ()  # file/directory conflicts: where the template's side was put
     kept: tuple[str, ...] = ()  # deleted by the new template version but edited here: kept
     not_restored: tuple[str, ...] = ()  # deleted here and changed by the template: left deleted
     migrations: int = 0  # template migrations that ran

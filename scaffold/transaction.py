@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from scaffold.errors import ConflictError
-from scaffold.paths import OutsideRootError, inside, is_real_directory, lexists, real_directory
+from scaffold.paths import OutsideRootError, inside, is_real_directory, lexists, parts, real_directory
 from scaffold.project import STATE_DIR
 
 JOURNAL: Final = "journal"
@@ -237,7 +237,8 @@ def _undo(root: Path, scratch: Path, steps: list[_Step]) -> None:
 def _finish(root: Path, scratch: Path, deleted: list[str]) -> None:
     """After the commit record: drop the set-aside entries, and directories that deletions emptied."""
     for relative in deleted:
-        for parent in inside(root, relative).parents:
+        parts(relative)  # its shape only: a directory on its way may have become a file since (replaced)
+        for parent in (root / relative).parents:
             if parent == root or not is_real_directory(parent) or any(parent.iterdir()):
                 break
             parent.rmdir()

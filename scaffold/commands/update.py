@@ -283,6 +283,7 @@ def _report(plan_: Plan, dry_run: bool) -> TargetUpdate:
         to_version=plan_.new_version,
         changes=actions(plan_),
         conflicts=tuple(root_path(plan_.location, c.path) for c in plan_.conflicts),
+        set_aside=tuple(root_path(plan_.location, c.aside) for c in plan_.conflicts if c.aside is not None),
         kept=tuple(root_path(plan_.location, p) for p in plan_.kept),
         not_restored=tuple(root_path(plan_.location, p) for p in plan_.not_restored),
         migrations=plan_.migrations,

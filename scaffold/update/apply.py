@@ -95,7 +95,11 @@ def apply(
     files, wiring = plan_wiring(root, model) if model is not None else ((), None)
     with Transaction(root) as tx:
         for plan in plans:
-            for change in plan.changes:
+            # Deletions first, deepest first: a directory the template turns into a file is emptied
+            # before the file is written, and a file it turns into a directory is gone before the
+            # directory is made.
+            deletions = sorted((c for c in plan.changes if c.entry is None), key=lambda c: c.path, reverse=True)
+            for change in [*deletions, *(c for c in plan.changes if c.entry is not None)]:
                 relative = root_path(plan.location, change.path)
                 if relative != ecosystem_file.FILE_NAME:
                     _stage(tx, relative, change)
@@ -108,7 +112,7 @@ def apply(
     if mark_conflicts:
         for plan in plans:
             if plan.conflicts:
-                mark_unmerged(places[plan.name], plan.conflicts)
+                mark_unmerged(places[plan.name], plan.conflicts, plan.changes)
     return Applied(wiring_changes(root, wiring) if wiring is not None else (), tuple(notes))
 
 
@@ -145,10 +149,20 @@ def _stage(tx: Transaction, relative: str, change: FileChange) -> None:
         tx.write(relative, entry.data, 0o755 if entry.mode == 0o100755 else 0o644)
 
 
-def mark_unmerged(place: Place, conflicts: Sequence[Conflict]) -> None:
-    """Record conflicted files as unmerged in the index: `git status` lists them, `git commit` refuses."""
+def mark_unmerged(place: Place, conflicts: Sequence[Conflict], changes: Sequence[FileChange] = ()) -> None:
+    """Record conflicted files as unmerged in the index: `git status` lists them, `git commit` refuses.
+    The template's side of a file/directory conflict, set aside, is recorded as "added by them"."""
     lines: list[str] = []
     for conflict in conflicts:
+        if conflict.aside is not None:
+            aside = conflict.aside
+            for change in changes:
+                entry = change.entry
+                if entry is not None and (change.path == aside or change.path.startswith(aside + "/")):
+                    blob = git("hash-object", "-w", "--stdin", stdin=entry.data, cwd=place.repo).decode().strip()
+                    lines.append(f"0 {'0' * 40}\t{place.git_path(change.path)}")
+                    lines.append(f"{entry.mode:o} {blob} 3\t{place.git_path(change.path)}")
+            continue
         path = place.git_path(conflict.path)
         lines.append(f"0 {'0' * 40}\t{path}")
         for stage, entry in ((1, conflict.base), (2, conflict.ours), (3, conflict.theirs)):

@@ -6,6 +6,10 @@ merges the lines and marks what it cannot (inline markers, or the service's vers
 file with the template's rejected hunks). Deletions follow the same rule: the template's deletion
 of an untouched file applies, an edited file it deleted is kept and reported, and a file the
 service deleted is never brought back.
+
+A file/directory conflict (the template turns a directory the service added files to into a file,
+or a file the service edited into a directory) is resolved as git does: the service keeps its
+side exactly, and the template's side is set aside next to it as `<path>~template-<version>`.
 """
 
 from __future__ import annotations
@@ -36,12 +40,15 @@ class Labels:
 
 @dataclass(frozen=True)
 class Conflict:
-    """A path both sides changed incompatibly, with its three versions (for the git index)."""
+    """A path both sides changed incompatibly, with its three versions (for the git index).
+
+    `aside` is set for a file/directory conflict: where the template's side of `path` was put."""
 
     path: str
     base: Entry | None
     ours: Entry | None
     theirs: Entry | None
+    aside: str | None = None
 
 
 @dataclass
@@ -134,7 +141,44 @@ def merge_trees(
         result = _merge_path(path, b, o, t, labels, style, keep_ours, outcome)
         if result is not None:
             outcome.tree[path] = result
+    for path in file_directory_clashes(outcome.tree):
+        set_aside(outcome, base, ours, theirs, path, labels)
     return outcome
+
+
+def _under(path: str, tree: Tree) -> dict[str, Entry]:
+    """The entry at `path` and every entry below it, as a directory."""
+    return {p: e for p, e in tree.items() if p == path or p.startswith(path + "/")}
+
+
+def file_directory_clashes(tree: Tree) -> list[str]:
+    """Paths that are a file in `tree` while other paths of `tree` are inside them (no disk can hold both)."""
+    clashes: set[str] = set()
+    for path in tree:
+        pieces = path.split("/")
+        for end in range(1, len(pieces)):
+            prefix = "/".join(pieces[:end])
+            if prefix in tree:
+                clashes.add(prefix)
+                break
+    return sorted(clashes)
+
+
+def set_aside(outcome: MergeOutcome, base: Tree, ours: Tree, theirs: Tree, path: str, labels: Labels) -> None:
+    """Resolve a file/directory conflict at `path`: the service's side stays as it is, the template's
+    side goes to `<path>~<template label>` (a file, or a directory of its files), reported as a conflict."""
+    for stale in _under(path, outcome.tree):
+        del outcome.tree[stale]
+    outcome.conflicts[:] = [c for c in outcome.conflicts if c.path not in _under(path, ours | theirs)]
+    outcome.kept[:] = [p for p in outcome.kept if p not in _under(path, ours | theirs)]
+    outcome.not_restored[:] = [p for p in outcome.not_restored if p not in _under(path, ours | theirs)]
+    outcome.tree.update(_under(path, ours))
+    aside = f"{path}~{labels.theirs.replace(' ', '-')}"
+    while any(p == aside or p.startswith(aside + "/") for p in outcome.tree):
+        aside += "~"
+    for relative, entry in _under(path, theirs).items():
+        outcome.tree[aside + relative[len(path) :]] = entry
+    outcome.conflicts.append(Conflict(path, base.get(path), ours.get(path), theirs.get(path), aside=aside))
 
 
 def _merge_path(

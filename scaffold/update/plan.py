@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -34,7 +35,7 @@ from scaffold.templates import (
     with_template,
 )
 from scaffold.update import migrations
-from scaffold.update.merge import Conflict, ConflictStyle, Labels, merge_trees
+from scaffold.update.merge import Conflict, ConflictStyle, Labels, MergeOutcome, merge_trees, set_aside
 from scaffold.update.snapshot import Entry, Tree, read_commit, read_directory, write_directory
 
 Status = Literal["updated", "up-to-date", "conflicts", "failed"]
@@ -143,6 +144,31 @@ def _record_template(tree: Tree, source: str, version: TemplateVersion) -> None:
         tree[ecosystem_file.FILE_NAME] = Entry(entry.mode, data)
 
 
+def _untracked_under(job: Job, path: str, tracked: Tree) -> bool:
+    """Whether the service's directory `path` holds, on disk, anything git does not track there (ignored
+    files: a build output, a local configuration), which replacing the directory would delete."""
+    directory = job.repo / job.subdir / path if job.subdir else job.repo / path
+    if directory.is_symlink() or not directory.is_dir():
+        return False
+    for here, dirs, files in os.walk(directory):
+        for name in [*files, *(d for d in dirs if (Path(here) / d).is_symlink())]:
+            relative = (Path(here) / name).relative_to(directory).as_posix()
+            if f"{path}/{relative}" not in tracked:
+                return True
+    return False
+
+
+def _keep_directories_with_untracked_files(
+    job: Job, outcome: MergeOutcome, base: Tree, ours: Tree, theirs: Tree
+) -> None:
+    """A directory the template turns into a file, whose files the merge would all delete, is still a
+    file/directory conflict when the disk holds more there than git knows (see merge.set_aside)."""
+    for path in sorted(outcome.tree):
+        had_directory = any(p.startswith(path + "/") for p in ours)
+        if had_directory and path not in ours and _untracked_under(job, path, ours):
+            set_aside(outcome, base, ours, theirs, path, _labels(job))
+
+
 def plan(job: Job) -> Plan:
     """Plan one target; any problem becomes a 'failed' plan with the reason (never an exception)."""
     scratch = Path(tempfile.mkdtemp(prefix=f"scaffold-update-{job.name}-"))
@@ -199,6 +225,7 @@ def _plan(job: Job, scratch: Path) -> Plan:
         _record_template(base, job.source, job.old)
         _record_template(theirs, job.source, job.new)
     outcome = merge_trees(base, working, theirs, labels=_labels(job), style=job.style, keep_ours=_skip_matcher(config))
+    _keep_directories_with_untracked_files(job, outcome, base, working, theirs)
     result = {**outcome.tree, answers_name: new_answers}
     if selected:
         write_directory(scratch / "after", result)

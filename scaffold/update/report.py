@@ -42,6 +42,10 @@ def lines(result: UpdateResult) -> list[str]:
     for target in result.targets:
         out += [f"  {target.name}: kept {p} (the new template deletes it; it was edited here)" for p in target.kept]
         out += [f"  {target.name}: {p} stays deleted (the template changed it)" for p in target.not_restored]
+        out += [
+            f"  {target.name}: a file/directory conflict; your side is kept, the template's is in {aside}"
+            for aside in target.set_aside
+        ]
     if result.wiring:
         out.append(f"Wiring re-derived: {len(result.wiring)} files.")
     out += [f"note: {n}" for n in result.notes]
