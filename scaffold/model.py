@@ -28,6 +28,33 @@ INFRASTRUCTURE_SERVICES: Final[tuple[str, ...]] = (
 
 ENVIRONMENT_NAMES: Final[tuple[str, ...]] = ("test", "staging", "production")
 
+# Host ports the root compose.yaml publishes (or keeps free) for the shared infrastructure.
+INFRASTRUCTURE_HOST_PORTS: Final = frozenset({4317, 4318, 5432, 5672, 6379, 8080, 9090, 15672, 16686})
+
+# The meta-project's own top-level entries: its files, git's and scaffold's state, and the directories
+# the wiring derives (tests/test_containment.py checks that wiring writes nowhere else). A service's
+# path may not be one of them or inside one; services go under SERVICES_DIR by default.
+SERVICES_DIR: Final = "services"
+META_PROJECT_ENTRIES: Final[frozenset[str]] = frozenset(
+    {
+        ".git",
+        ".scaffold",
+        ".github",
+        ".gitignore",
+        ".env",
+        ".env.example",
+        ".copier-answers.yml",
+        "README.md",
+        "ecosystem.yaml",
+        "compose.yaml",
+        "gateway",
+        "deploy",
+        "monitoring",
+        "docs",
+        "postgres",
+    }
+)
+
 # Ports inside service containers; the host port for local development is Service.port.
 APP_PORT: Final = 8000  # backend HTTP API
 FRONTEND_PORT: Final = 8080  # frontend's unprivileged web server

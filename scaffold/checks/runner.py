@@ -28,13 +28,12 @@ from scaffold import ecosystem_file
 from scaffold.checks import answers, charts, checkov, compose, derived, dockerfile, source
 from scaffold.checks.findings import ECOSYSTEM, CheckRun, Finding, merge_environments, ran, skipped
 from scaffold.checks.tools import Tools, discover, install_hint
-from scaffold.errors import UsageError
 from scaffold.model import Ecosystem, Service
 
 TARGETS_PER_CHECKOV_RUN: Final = 4
 CHECKS: Final = ("ecosystem.yaml", "derived", "files", "answers", "compose", "chart", "dockerfile", "checkov")
 TOOL_NAMES: Final = {
-    "ecosystem.yaml": "JSON Schema (scaffold/ecosystem.schema.json)",
+    "ecosystem.yaml": "scaffold's rules (ecosystem.schema.json + rules between fields)",
     "derived": "scaffold sync --dry-run",
     "files": "the service's directory",
     "answers": "copier answers + template version",
@@ -328,22 +327,19 @@ def run(
     except (OSError, UnicodeDecodeError) as err:
         unreadable = Finding("error", f"cannot be read: {err}", ecosystem_file.FILE_NAME)
         return (ran(ECOSYSTEM, "ecosystem.yaml", TOOL_NAMES["ecosystem.yaml"], [unreadable], 0.0),)
-    found = source.problems(text, have_jsonschema=tools.jsonschema)
-    note = None if tools.jsonschema else "JSON Schema not checked: jsonschema not installed"
+    found = source.problems(text, root)
     schema_run = ran(
         ECOSYSTEM,
         "ecosystem.yaml",
         TOOL_NAMES["ecosystem.yaml"],
         found,
         time.perf_counter() - started,
-        hint=HINTS["ecosystem.yaml"] if tools.jsonschema else install_hint(["jsonschema"]),
-        note=note,
+        hint=HINTS["ecosystem.yaml"],
     )
-    try:
-        document = ecosystem_file.parse(text)
-    except UsageError:
+    if found:
         rest = skipped(ECOSYSTEM, "derived", TOOL_NAMES["derived"], "not run: ecosystem.yaml has errors")
         return (schema_run, rest)
+    document = ecosystem_file.parse(text)
     ecosystem = document.model
     whole = not names
     services = [s for s in ecosystem.services if whole or s.name in names]

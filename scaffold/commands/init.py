@@ -17,7 +17,7 @@ from scaffold import ecosystem_file
 from scaffold.answers import parse_data
 from scaffold.derived_state import RECORD, render_record
 from scaffold.errors import ConflictError, ScaffoldError, UsageError
-from scaffold.names import check_name
+from scaffold.names import check_ecosystem_name
 from scaffold.prompts import Asker, Prompt, resolve
 from scaffold.results import InitResult
 from scaffold.templates import BUILTIN, adopt, latest_ref, normalise_source, render, template_dir
@@ -74,7 +74,7 @@ def init(
     templates: str | None = None,
     trust: bool = False,
 ) -> InitResult:
-    check_name(name, "ecosystem")
+    check_ecosystem_name(name)
     parent = parent.resolve()
     target = parent / name
     _check_target(target)

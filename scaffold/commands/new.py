@@ -15,9 +15,10 @@ from typing import Final
 
 from scaffold import ecosystem_file
 from scaffold.answers import parse_data
+from scaffold.ecosystem_rules import port_range
 from scaffold.errors import ConflictError, UsageError
 from scaffold.kinds import extra_prompts, service_entry
-from scaffold.model import KINDS, Ecosystem, Kind
+from scaffold.model import INFRASTRUCTURE_HOST_PORTS, KINDS, Ecosystem, Kind
 from scaffold.names import check_new_service_name
 from scaffold.project import STATE_DIR, find_root, locked
 from scaffold.prompts import Asker, Prompt, resolve
@@ -27,8 +28,6 @@ from scaffold.transaction import Transaction
 from scaffold.wiring_apply import changes, plan_wiring, stage_wiring
 
 FIRST_PORT: Final = 8001
-# Host ports the root compose publishes for the shared infrastructure.
-INFRASTRUCTURE_PORTS: Final = frozenset({4317, 4318, 5432, 5672, 6379, 8080, 9090, 15672, 16686})
 
 
 def check_kind(kind: str) -> Kind:
@@ -38,7 +37,7 @@ def check_kind(kind: str) -> Kind:
 
 
 def next_free_port(ecosystem: Ecosystem) -> int:
-    used = {s.port for s in ecosystem.services} | INFRASTRUCTURE_PORTS
+    used = {s.port for s in ecosystem.services} | INFRASTRUCTURE_HOST_PORTS
     port = FIRST_PORT
     while port in used:
         port += 1
@@ -46,10 +45,11 @@ def next_free_port(ecosystem: Ecosystem) -> int:
 
 
 def _check_port(port: object, ecosystem: Ecosystem) -> int:
-    if not isinstance(port, int) or not 1024 <= port <= 65535:
-        raise UsageError(f"Port {port!r} is not between 1024 and 65535.", "Example: --data port=8001")
+    low, high = port_range()
+    if not isinstance(port, int) or isinstance(port, bool) or not low <= port <= high:
+        raise UsageError(f"Port {port!r} is not between {low} and {high}.", "Example: --data port=8001")
     owner = next((s.name for s in ecosystem.services if s.port == port), None)
-    if owner or port in INFRASTRUCTURE_PORTS:
+    if owner or port in INFRASTRUCTURE_HOST_PORTS:
         raise ConflictError(
             f"Port {port} is already used by {owner or 'the shared infrastructure'}.",
             f"Leave the port out and scaffold picks a free one ({next_free_port(ecosystem)}).",
@@ -94,7 +94,7 @@ def new_service(
     with locked(root):
         document = ecosystem_file.load(root)
         ecosystem = document.model
-        check_new_service_name(name, (s.name for s in ecosystem.services))
+        check_new_service_name(name, (s.name for s in ecosystem.services), ecosystem.name)
         path = f"services/{name}"
         if (root / path).exists() or (root / path).is_symlink():
             raise ConflictError(

@@ -128,7 +128,7 @@ def _kind(ecosystem: Ecosystem, given: Kind | None, interactive: Guide | None) -
 def _name_error(ecosystem: Ecosystem) -> Callable[[str], str | None]:
     def check(text: str) -> str | None:
         try:
-            check_new_service_name(text, (s.name for s in ecosystem.services))
+            check_new_service_name(text, (s.name for s in ecosystem.services), ecosystem.name)
         except ScaffoldError as err:
             return err.message
         return None
