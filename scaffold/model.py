@@ -45,6 +45,7 @@ META_PROJECT_ENTRIES: Final[frozenset[str]] = frozenset(
         ".env.example",
         ".copier-answers.yml",
         "README.md",
+        "renovate.json",
         "ecosystem.yaml",
         "compose.yaml",
         "gateway",
