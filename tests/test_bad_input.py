@@ -210,7 +210,7 @@ MORE_CASES = [
         "ecosystem.yaml empty repository",
         ["sync"],
         USAGE,
-        "'services.orders.repository' must be a git URL or path",
+        "'services.orders.repository' must be one git URL or path",
         _then(_new_orders, _edit("ecosystem.yaml", "    kind: backend", "    kind: backend\n    repository: ''")),
     ),
     Case("unknown option", ["new", "backend", "orders", "--bogus"], USAGE, "No such option: --bogus"),

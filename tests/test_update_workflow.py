@@ -110,7 +110,7 @@ def test_ci_values_a_workflow_would_misread_are_refused(ecosystem: Path, ci: str
     text = (ecosystem / "ecosystem.yaml").read_text() + f"ci:\n  {ci}\n"
     with pytest.raises(EcosystemFileError) as refused:
         parse(text)
-    assert words in refused.value.message
+    assert words.replace("'", "'ci.", 1) in refused.value.message
     assert any(words.replace("'", "'ci.", 1) in p.message for p in problems(text)), problems(text)
 
 
@@ -127,8 +127,8 @@ def test_a_repository_url_github_would_evaluate_is_refused(ecosystem: Path) -> N
     )
     with pytest.raises(EcosystemFileError) as refused:
         parse(text)
-    assert "'repository' must be one git URL or path on one line" in refused.value.message
-    assert [p.message for p in problems(text)] == [
+    assert "'services.orders.repository' must be one git URL or path on one line" in refused.value.message
+    assert [p.message.split("; got ")[0] for p in problems(text)] == [
         "'services.orders.repository' must be one git URL or path on one line (no leading '-', no '${{')"
     ]
 
@@ -139,15 +139,6 @@ def test_ci_settings_are_read_from_ecosystem_yaml(ecosystem: Path) -> None:
     ).read_text() + f"ci:\n  scaffold: '{REQUIREMENT}'\n  update_schedule: '30 4 * * 1-5'\n"
     assert problems(text) == []
     assert parse(text).model.ci == CiSettings(scaffold=REQUIREMENT, update_schedule="30 4 * * 1-5")
-
-
-def test_the_schema_and_the_parser_apply_the_same_patterns() -> None:
-    from scaffold.ecosystem_file import CRON_PATTERN, WORKFLOW_VALUE_PATTERN, schema
-
-    ci = schema()["properties"]["ci"]["properties"]
-    assert ci["scaffold"]["pattern"] == WORKFLOW_VALUE_PATTERN
-    assert ci["update_schedule"]["pattern"] == CRON_PATTERN
-    assert schema()["$defs"]["service"]["properties"]["repository"]["pattern"] == WORKFLOW_VALUE_PATTERN
 
 
 # --- the template-update workflow ------------------------------------------------------------------
