@@ -131,11 +131,6 @@ def focus_service(ecosystem: Ecosystem, preferred: str | None = None) -> Service
     return services[0] if services else None
 
 
-def _kube_flags(env: Environment) -> str:
-    cluster = f"--kube-context {env.context}" if env.context else f"--kube-apiserver {env.api_server}"
-    return f"{cluster} -n {env.namespace}"
-
-
 def _kubectl_flags(env: Environment) -> str:
     cluster = f"--context {env.context}" if env.context else f"--server {env.api_server}"
     return f"{cluster} -n {env.namespace}"
@@ -355,11 +350,14 @@ def _deliver(ecosystem: Ecosystem, layout: Layout, service: Service | None) -> S
         blocks.append(Table(("service", "template", "version"), versions))
     blocks += [
         Paragraph(
-            f"**Delivery.** A push to `main` runs `{layout.workflow}`: it builds every image (the `test` and "
-            "`runtime` targets), runs every test image, lints the umbrella chart, then delivers to each "
-            f"environment in turn ({envs}) with `helm upgrade --install --atomic --wait` and `helm test`. A "
-            "release that does not become ready is rolled back by `--atomic`; a failed `helm test` rolls it back "
-            "with `helm rollback`. Running the workflow by hand delivers up to the environment you choose."
+            f"**Delivery.** A pull request runs `{layout.workflow}`: `scaffold check`, and a build and test of "
+            "the images of the services it changes. Merging goes through GitHub's merge queue, which runs "
+            "the same workflow on your change merged onto the latest `main`: the changed services' images are "
+            "built once, tested, pushed by digest and delivered to the first environment with `scaffold "
+            "deploy` (pre-flight, rollout, smoke tests, rollback on failure); only when that passed is the "
+            f"change merged. After the merge the same images are promoted ({envs}), each environment after "
+            "its approval. A rollback alert, or `scaffold rollback ENV`, returns an environment to its last "
+            "good release (docs/delivery.md of scaffold explains each step)."
         ),
         Paragraph(
             f"Per-environment settings go into `environments.<env>.values` of `ecosystem.yaml` (then `scaffold "
@@ -373,9 +371,9 @@ def _deliver(ecosystem: Ecosystem, layout: Layout, service: Service | None) -> S
             Paragraph(f"Look at a delivery, here in `{first.name}`:"),
             Commands(
                 (
-                    f"helm history {ecosystem.name} {_kube_flags(first)}  # its releases",
+                    f"scaffold status {first.name}  # its revisions, images and readiness",
                     f"kubectl {_kubectl_flags(first)} get pods",
-                    f"helm rollback {ecosystem.name} 0 {_kube_flags(first)} --wait  # back to the previous release",
+                    f"scaffold rollback {first.name}  # back to the last good release, smoke tested",
                 )
             ),
         ]

@@ -552,3 +552,12 @@ def test_the_platform_part_needs_its_namespace(lab: Lab) -> None:
     assert proc.returncode == ExitCode.NOT_FOUND
     assert "Namespace monitoring (alerting.namespace of ecosystem.yaml) does not exist" in proc.stderr
     _nothing_changed(lab, proc)
+
+
+def test_an_ecosystem_without_services_is_delivered_without_images(pristine: Path, tmp_path: Path) -> None:
+    """Right after `scaffold init` the merge queue delivers the umbrella alone (no image to pin)."""
+    lab = make_lab(pristine, tmp_path)
+    scaffold("remove", "orders", cwd=lab.root)
+    proc = lab.run("deploy", "test", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["images"] == {}

@@ -93,7 +93,7 @@ def deploy(start: Path, environment: str, options: DeployOptions, progress: Prog
     targets.ensure_deliverable(target)
     if options.platform:
         return deploy_platform(target, options, progress)
-    if not options.images:
+    if not options.images and target.enabled():
         raise UsageError(
             "Which images? A delivery pins every service's image by digest.",
             "Pass the file `scaffold build --push` wrote: `--images images.json`.",

@@ -8,6 +8,7 @@ comment, since YAML dumpers cannot write comments.
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any, Final
 
 from scaffold.model import Ecosystem
@@ -21,11 +22,11 @@ TOKEN: Final = f"${{{{ secrets.{TOKEN_SECRET} || github.token }}}}"
 # action -> (commit, release it is); bump both together.
 ACTIONS: Final[dict[str, tuple[str, str]]] = {
     "actions/checkout": ("de0fac2e4500dabe0009e67214ff5f5447ce83dd", "v6.0.2"),
-    "docker/setup-buildx-action": ("8d2750c68a42422c14e847fe6c8ac0403b4cbd6f", "v3.12.0"),
     "docker/login-action": ("c94ce9fb468520275223c153574b00df6fe4bcc9", "v3.7.0"),
-    "docker/build-push-action": ("10e90e3645eae34f1e60eeb005ba3a3d33f178e8", "v6.19.2"),
     "azure/setup-helm": ("1a275c3b69536ee54be43f2070a358922e12c8d4", "v4.3.1"),
     "actions/setup-python": ("e797f83bcb11b83ae66e0230d6156d7c80228e7c", "v6.0.0"),
+    "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
 }
 
 
@@ -71,6 +72,31 @@ def git_credentials() -> dict[str, str]:
         "GIT_CONFIG_KEY_1": "url.https://github.com/.insteadOf",
         "GIT_CONFIG_VALUE_1": "git@github.com:",
     }
+
+
+def clone_own_repositories(ecosystem: Ecosystem) -> list[dict[str, Any]]:
+    """Check out each service that has its own repository at its path, at the commit ecosystem.yaml
+    pins (its default branch, with a warning, when none is pinned); no step when there is none."""
+    own = sorted((s for s in ecosystem.services if s.repository), key=lambda s: s.name)
+    if not own:
+        return []
+    lines: list[str] = []
+    for service in own:
+        url, path = shlex.quote(str(service.repository)), shlex.quote(service.path)
+        if service.commit:
+            lines.append(f"git clone --quiet --no-checkout -- {url} {path}")
+            lines.append(f"git -C {path} checkout --quiet --detach {service.commit}")
+        else:
+            lines.append(f"git clone --quiet -- {url} {path}")
+            warning = f"{service.name} has no commit pinned in ecosystem.yaml: its default branch is used"
+            lines.append(f'echo "::warning::{warning}"')
+    return [
+        {
+            "name": "Check out the services that have their own repository, at their pinned commits",
+            "env": git_credentials(),
+            "run": "\n".join(lines),
+        }
+    ]
 
 
 _USES = re.compile(r"^(\s*(?:- )?uses: )([\w.-]+/[\w./-]+)@([0-9a-f]{40})$")

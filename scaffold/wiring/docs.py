@@ -86,7 +86,8 @@ def markdown(ecosystem: Ecosystem) -> str:
         "",
         *_environments_table(ecosystem),
         "",
-        "Delivered by `.github/workflows/delivery.yml`, promoted in the order above.",
+        "Delivered to the first by the merge queue (`.github/workflows/delivery.yml`) before a change is merged, "
+        "then promoted in the order above (`promote.yml`); rolled back by `rollback.yml` or `scaffold rollback`.",
     ]
     return "\n".join(parts) + "\n"
 

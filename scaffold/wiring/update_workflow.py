@@ -18,7 +18,6 @@ ecosystem.yaml refuses `${{` in them, which GitHub would evaluate.
 
 from __future__ import annotations
 
-import shlex
 from typing import Any, Final
 
 from scaffold.model import Ecosystem
@@ -28,6 +27,7 @@ from scaffold.wiring._actions import (
     TOKEN_SECRET,
     annotate_pins,
     checkout,
+    clone_own_repositories,
     git_credentials,
     install_scaffold,
     setup_python,
@@ -39,20 +39,6 @@ WORKFLOW: Final = ".github/workflows/template-updates.yml"
 BRANCH: Final = "scaffold/template-updates"
 BOT_NAME: Final = "github-actions[bot]"
 BOT_EMAIL: Final = "41898282+github-actions[bot]@users.noreply.github.com"
-
-
-def _clone_own_repositories(ecosystem: Ecosystem) -> list[dict[str, Any]]:
-    own = sorted((s for s in ecosystem.services if s.repository), key=lambda s: s.name)
-    if not own:
-        return []
-    lines = [f"git clone --quiet -- {shlex.quote(str(s.repository))} {shlex.quote(s.path)}" for s in own]
-    return [
-        {
-            "name": "Check out the services that have their own repository",
-            "env": git_credentials(),
-            "run": "\n".join(lines),
-        }
-    ]
 
 
 def gates_job(ecosystem: Ecosystem) -> dict[str, Any]:
@@ -67,7 +53,7 @@ def gates_job(ecosystem: Ecosystem) -> dict[str, Any]:
             checkout(),
             setup_python(),
             install_scaffold(ecosystem),
-            *_clone_own_repositories(ecosystem),
+            *clone_own_repositories(ecosystem),
             {"name": "Wiring in sync with ecosystem.yaml, everything generated valid", "run": "scaffold check"},
             {
                 "name": "No service behind its template",
