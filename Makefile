@@ -17,7 +17,7 @@ PYTEST_JOBS ?= 2
 install: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[validate,dev,delivery]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[validate,dev,delivery,cruft]"
 	touch $@
 
 ## validators: checkov in its own environment (it pins packaging<24, which clashes with pytest)

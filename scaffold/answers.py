@@ -43,7 +43,32 @@ def questions(template_dir: Path) -> dict[str, Question]:
     return found
 
 
-def _convert(question: Question, value: str) -> object:
+def asked_for(question: str, template_dir: Path, kind: str) -> bool:
+    """Whether the template asks `question` when it renders `kind` (its `when`, rendered with the kind)."""
+    import jinja2
+
+    raw = yaml.safe_load((template_dir / "copier.yml").read_text(encoding="utf-8")).get(question)
+    when = raw.get("when", True) if isinstance(raw, dict) else True
+    if not isinstance(when, str):
+        return bool(when)
+    try:
+        rendered = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(when).render(kind=kind)
+    except jinja2.TemplateError:
+        return True  # a condition on other answers: asked in some cases
+    return rendered.strip().lower() not in ("", "false", "no", "0", "none")
+
+
+def questions_for(template_dir: Path, kind: str) -> dict[str, Question]:
+    """The questions a user may answer with `--data` for `kind` (what scaffold sets itself left out)."""
+    return {
+        name: q
+        for name, q in questions(template_dir).items()
+        if name not in SET_BY_SCAFFOLD and asked_for(name, template_dir, kind)
+    }
+
+
+def convert(question: Question, value: str) -> object:
+    """A `--data` value typed as the question wants it, or a UsageError naming the key."""
     if question.type == "int":
         try:
             return int(value)
@@ -85,5 +110,5 @@ def parse_data(pairs: list[str], template_dir: Path) -> dict[str, object]:
         if key not in known:
             allowed = ", ".join(sorted(set(known) - SET_BY_SCAFFOLD))
             raise UsageError(f"--data {key}: the template has no such question.", f"Known keys: {allowed}.")
-        answers[key] = _convert(known[key], value)
+        answers[key] = convert(known[key], value)
     return answers

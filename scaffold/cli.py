@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 import typer
 
 from scaffold import __version__
+from scaffold.model import KINDS
 
 if TYPE_CHECKING:
     from scaffold.errors import ScaffoldError
@@ -39,6 +40,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+_KINDS = ", ".join(KINDS)
 Directory = Annotated[
     Path | None,
     typer.Option("-C", "--directory", help="Run as if started in this directory.", show_default=False),
@@ -138,7 +140,7 @@ def init(
 
 @app.command(short_help="Render a service and wire it in: scaffold new backend orders")
 def new(
-    kind: Annotated[str, typer.Argument(help="What to create: backend.")],
+    kind: Annotated[str, typer.Argument(help=f"What to create: {_KINDS}.", show_default=False)],
     name: Annotated[str, typer.Argument(help="Service name: lowercase letters, digits, '-'.")],
     directory: Directory = None,
     data: Data = None,
@@ -363,6 +365,52 @@ def update(
     show(result, as_json=as_json)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+@app.command(short_help="Bring an existing service under the templates: scaffold adopt services/x --kind backend")
+def adopt(
+    path: Annotated[str, typer.Argument(help="The service's directory, inside the meta-project.")],
+    kind: Annotated[str, typer.Option("--kind", help=f"What it is: {_KINDS}.", show_default=False)],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Its name (default: from its answers, else the directory's).")
+    ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="The template version it is taken to be made from.", show_default=False),
+    ] = None,
+    data: Data = None,
+    dry_run: DryRun = False,
+    trust: Trust = False,
+    directory: Directory = None,
+    as_json: Json = False,
+) -> None:
+    """Record a service's answers and base template version and wire it in (as `cruft link`), so the next
+    `scaffold update` is a three-way merge that keeps its edits. Reads a plain `copier copy`'s answers file or
+    a cruft-managed Cookiecutter service's .cruft.json; a hand-written service gets the defaults.
+    Example: scaffold adopt services/payments --kind backend"""
+    from scaffold.commands.adopt import adopt as run
+    from scaffold.output import show
+
+    start = _start(directory)
+    result = _run(
+        lambda: run(start, path, kind, name=name, data=data or [], version=version, dry_run=dry_run, trust=trust)
+    )
+    show(result, as_json=as_json)
+
+
+@app.command(short_help="A service's own changes against its template: scaffold diff orders")
+def diff(
+    name: Annotated[str, typer.Argument(help="The service.")],
+    trust: Trust = False,
+    directory: Directory = None,
+    as_json: Json = False,
+) -> None:
+    """The service's own changes against the template version it is on (as `cruft diff`): a unified diff,
+    template -> service, and each file added, modified or deleted. Example: scaffold diff orders"""
+    from scaffold.commands.diff import diff as run
+    from scaffold.output import show
+
+    show(_run(lambda: run(_start(directory), name, trust=trust)), as_json=as_json)
 
 
 @app.command(

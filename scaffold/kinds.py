@@ -38,9 +38,16 @@ def _patterns(text: object) -> tuple[str, ...]:
 
 
 def service_entry(
-    kind: Kind, name: str, port: int, answers: Mapping[str, object], ecosystem: Ecosystem, template: TemplateRef
+    kind: Kind,
+    name: str,
+    port: int,
+    answers: Mapping[str, object],
+    ecosystem: Ecosystem,
+    template: TemplateRef,
+    path: str | None = None,
 ) -> Service:
-    path = f"services/{name}"
+    """The ecosystem.yaml entry of a service; `path` defaults to services/NAME (where `new` puts it)."""
+    path = path or f"services/{name}"
     if kind == "backend":
         return Service(
             name=name,

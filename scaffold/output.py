@@ -12,10 +12,12 @@ from scaffold.errors import ScaffoldError
 from scaffold.model import Service
 from scaffold.prerequisites import ToolStatus
 from scaffold.results import (
+    AdoptResult,
     Change,
     ChangesResult,
     CheckResult,
     DeployResult,
+    DiffResult,
     DoctorResult,
     GraphResult,
     InitResult,
@@ -147,6 +149,22 @@ def text(result: Result) -> str:
             from scaffold.update.report import lines as update_lines
 
             lines += update_lines(result)
+        case AdoptResult():
+            lines += adopt_lines(result)
+        case DiffResult():
+            if result.diff:
+                lines.append(result.diff.rstrip("\n"))
+            counts = {
+                status: sum(1 for f in result.files if f.status == status)
+                for status in ("added", "modified", "deleted")
+            }
+            summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+            lines.append(
+                f"{result.name} differs from template {result.template.source} {result.template.version} in "
+                f"{len(result.files)} files ({summary})"
+                if result.files
+                else f"{result.name} is exactly template {result.template.source} {result.template.version}."
+            )
         case ProposeResult():
             from scaffold.update.report import lines as update_lines
 
@@ -174,6 +192,40 @@ def outdated_lines(result: ListResult) -> list[str]:
             "`scaffold update --all --dry-run` shows what the newer versions change; "
             "`scaffold update --all` applies them."
         )
+    return lines
+
+
+def adopt_lines(result: AdoptResult) -> list[str]:
+    s = result.service
+    verb = "Would adopt" if result.dry_run else "Adopted"
+    made = (
+        "by hand"
+        if result.made == "hand-written"
+        else f"with {result.made}" + (f" from {result.made_from}" if result.made_from else "")
+    )
+    lines = [
+        f"{verb} {s.kind} '{s.name}' at {s.path} (made {made}) on template {s.template.source} {result.base_version}"
+        + (f", its own repository {s.repository}" if s.repository else "")
+    ]
+    if result.mapped:
+        lines.append(
+            "Answers taken: "
+            + ", ".join(f"{m.their} -> {m.question}" if m.their != m.question else m.their for m in result.mapped)
+        )
+    if result.unmapped:
+        lines.append("Answers not taken:")
+        lines += [f"  {u.key} = {u.value}: {u.why}" for u in result.unmapped]
+    lines += _changes(result.written, result.dry_run)
+    lines.append("Wiring:")
+    lines += _changes(result.wiring, result.dry_run)
+    lines += [f"note: {n}" for n in result.notes]
+    if not result.dry_run:
+        lines += [
+            "",
+            "Next: commit the answers file (in the service's repository) and the meta-project; then",
+            f"  scaffold diff {s.name}      what is the service's own, against template {result.base_version}",
+            f"  scaffold update {s.name}    a three-way merge of newer template versions that keeps those edits",
+        ]
     return lines
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from scaffold.checks.findings import CheckRun
-from scaffold.model import Ecosystem, Service
+from scaffold.model import Ecosystem, Service, TemplateRef
 from scaffold.prerequisites import ToolStatus
 
 Action = Literal["create", "update", "delete"]
@@ -34,6 +34,57 @@ class NewResult:
     files: tuple[str, ...]  # the service's files, relative to its directory
     wiring: tuple[Change, ...]
     dry_run: bool
+
+
+@dataclass(frozen=True)
+class MappedAnswer:
+    their: str  # the variable of the template the service was made from
+    question: str  # the kind's question (or "name") it answers
+
+
+@dataclass(frozen=True)
+class UnmappedAnswer:
+    key: str
+    value: str
+    why: str  # why the kind has no place for it
+
+
+@dataclass(frozen=True)
+class AdoptResult:
+    """`scaffold adopt`: an existing service brought under the templates."""
+
+    root: Path
+    service: Service
+    made: Literal["copier", "cruft", "hand-written"]  # how the service says it was made
+    made_from: str | None  # the template it names (copier's _src_path, cruft's template), if any
+    base_version: str  # the template version its next update merges from
+    mapped: tuple[MappedAnswer, ...]
+    unmapped: tuple[UnmappedAnswer, ...]
+    written: tuple[Change, ...]  # in the service (its answers file)
+    wiring: tuple[Change, ...]
+    notes: tuple[str, ...]
+    dry_run: bool
+
+
+DiffStatus = Literal["added", "modified", "deleted"]
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    path: str  # relative to the meta-project root
+    status: DiffStatus  # added: the service's own file; deleted: the template has it, the service not
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """`scaffold diff NAME`: the service's own changes against the template version it is on."""
+
+    root: Path
+    name: str
+    path: str
+    template: TemplateRef
+    files: tuple[FileDiff, ...]
+    diff: str  # unified diff, template -> service
 
 
 @dataclass(frozen=True)
@@ -270,4 +321,6 @@ Result = (
     | RollbackResult
     | StatusResult
     | ChangesResult
+    | AdoptResult
+    | DiffResult
 )

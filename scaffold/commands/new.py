@@ -44,7 +44,7 @@ def next_free_port(ecosystem: Ecosystem) -> int:
     return port
 
 
-def _check_port(port: object, ecosystem: Ecosystem) -> int:
+def check_port(port: object, ecosystem: Ecosystem) -> int:
     low, high = port_range()
     if not isinstance(port, int) or isinstance(port, bool) or not low <= port <= high:
         raise UsageError(f"Port {port!r} is not between {low} and {high}.", "Example: --data port=8001")
@@ -57,10 +57,10 @@ def _check_port(port: object, ecosystem: Ecosystem) -> int:
     return port
 
 
-def _prompts(kind: Kind, name: str, ecosystem: Ecosystem) -> list[Prompt]:
+def service_prompts(kind: Kind, name: str, ecosystem: Ecosystem) -> list[Prompt]:
     def port_error(text: str) -> str | None:
         try:
-            _check_port(int(text), ecosystem)
+            check_port(int(text), ecosystem)
         except ValueError:
             return "a whole number, e.g. 8001"
         except (UsageError, ConflictError) as err:
@@ -102,8 +102,8 @@ def new_service(
             )
         template = service_ref(root, ecosystem.template)
         given = parse_data(data, template_dir(template, root))
-        answers = resolve(_prompts(checked_kind, name, ecosystem), given, defaults=defaults, asker=asker)
-        port = _check_port(answers["port"], ecosystem)
+        answers = resolve(service_prompts(checked_kind, name, ecosystem), given, defaults=defaults, asker=asker)
+        port = check_port(answers["port"], ecosystem)
         service = service_entry(checked_kind, name, port, answers, ecosystem, template)
         new_text = ecosystem_file.with_service(document, service)
         wired = ecosystem_file.parse(new_text.decode())

@@ -191,12 +191,12 @@ def _merge_path(
     keep_ours: Callable[[str], bool],
     outcome: MergeOutcome,
 ) -> Entry | None:
+    if keep_ours(path):  # a file the service owns (_skip_if_exists): as copier, kept, or made when missing
+        return o if o is not None else t
     if o == t or b == t:
         return o
     if b == o:
         return t
-    if keep_ours(path):
-        return o if o is not None else t
     if t is None:
         outcome.kept.append(path)
         return o

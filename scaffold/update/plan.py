@@ -11,7 +11,6 @@ on the result, and diff the result against HEAD.
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import os
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from packaging.version import Version
 
 from scaffold import ecosystem_file
 from scaffold.errors import ScaffoldError
@@ -111,12 +111,26 @@ def _render(directory: Path, target: Path, answers: Mapping[str, Any], tag: str,
     return read_directory(target)
 
 
-def _skip_matcher(config: Mapping[str, Any]) -> Callable[[str], bool]:
-    patterns = [str(p) for p in config.get("_skip_if_exists") or []]
-    return lambda path: any(fnmatch.fnmatchcase(path, p) for p in patterns)
+def _skip_matcher(config: Mapping[str, Any], answers: Mapping[str, Any]) -> Callable[[str], bool]:
+    """Copier's `_skip_if_exists` matching: patterns rendered with the answers, gitignore-style."""
+    import jinja2
+
+    render = jinja2.Environment(**dict(config.get("_envops") or {})).from_string
+    return path_matcher([render(str(p)).render(**answers) for p in config.get("_skip_if_exists") or []])
 
 
-def _diff(location: str, before: Tree, after: Tree, paths: list[str]) -> str:
+def path_matcher(patterns: list[str]) -> Callable[[str], bool]:
+    """gitignore-style matching, with the pattern flavour copier chooses for the installed pathspec."""
+    from importlib.metadata import version
+
+    from pathspec import PathSpec
+
+    flavour = "gitignore" if Version(version("pathspec")) >= Version("1.0.0") else "gitwildmatch"
+    spec = PathSpec.from_lines(flavour, patterns)
+    return lambda path: spec.match_file(path)
+
+
+def unified_diff(location: str, before: Tree, after: Tree, paths: list[str]) -> str:
     prefix = "" if location in ("", ".") else f"{location}/"
     chunks: list[str] = []
     for path in paths:
@@ -224,7 +238,9 @@ def _plan(job: Job, scratch: Path) -> Plan:
     if job.location == META:
         _record_template(base, job.source, job.old)
         _record_template(theirs, job.source, job.new)
-    outcome = merge_trees(base, working, theirs, labels=_labels(job), style=job.style, keep_ours=_skip_matcher(config))
+    outcome = merge_trees(
+        base, working, theirs, labels=_labels(job), style=job.style, keep_ours=_skip_matcher(config, _public(answers))
+    )
     _keep_directories_with_untracked_files(job, outcome, base, working, theirs)
     result = {**outcome.tree, answers_name: new_answers}
     if selected:
@@ -245,6 +261,6 @@ def _plan(job: Job, scratch: Path) -> Plan:
         conflicts=tuple(outcome.conflicts),
         kept=tuple(outcome.kept),
         not_restored=tuple(outcome.not_restored),
-        diff=_diff(job.location, ours, result, changed) if job.preview else "",
+        diff=unified_diff(job.location, ours, result, changed) if job.preview else "",
         migrations=ran,
     )
