@@ -131,7 +131,7 @@ def adopt(
         base, base_note = _base_version(root, current, version, origin)
         given = {**{k: v for k, v in origin.answers.items() if k != "name"}, **parse_data(data or [], templates)}
         service_name = name or str(origin.answers.get("name") or directory.name)
-        check_new_service_name(service_name, (s.name for s in ecosystem.services))
+        check_new_service_name(service_name, (s.name for s in ecosystem.services), ecosystem.name)
         notes: list[str] = []
         taken = next((s.name for s in ecosystem.services if "port" in given and s.port == given["port"]), None)
         if taken is not None:
