@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 PG_BIN = Path(os.environ.get("SCAFFOLD_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -65,10 +66,48 @@ def _chown_to_postgres(path: Path) -> None:
         shutil.chown(path, user=PG_OS_USER, group=PG_OS_USER)
 
 
+@dataclass
+class PostgresCluster:
+    """A running throwaway cluster: the URL of its database, and stop/start to take it away and
+    bring it back on the same port (the URL stays valid)."""
+
+    url: str
+    data: Path
+    log: Path
+    options: str
+
+    def stop(self) -> None:
+        _stop(self.data)
+
+    def start(self) -> None:
+        _run(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log),
+                "-o",
+                self.options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        )
+
+
 @contextmanager
 def postgres_server(database: str = "app", user: str = "app") -> Iterator[str]:
     """Start a PostgreSQL 15 cluster on 127.0.0.1; yield a `postgresql+psycopg://` URL to a new
     database owned by a new password-authenticated `user`; stop and delete everything after."""
+    with postgres_cluster(database, user) as cluster:
+        yield cluster.url
+
+
+@contextmanager
+def postgres_cluster(database: str = "app", user: str = "app") -> Iterator[PostgresCluster]:
+    """postgres_server(), yielding the cluster itself (to stop and start it during a test)."""
     for tool in ("initdb", "pg_ctl", "psql"):
         if not (PG_BIN / tool).exists():
             raise ServerError(f"{PG_BIN / tool} not found: install PostgreSQL 15 (postgresql-15)")
@@ -152,7 +191,7 @@ def postgres_server(database: str = "app", user: str = "app") -> Iterator[str]:
                 f'CREATE DATABASE "{database}" OWNER "{user}"',
             ]
         )
-        yield f"postgresql+psycopg://{user}:{password}@127.0.0.1:{port}/{database}"
+        yield PostgresCluster(f"postgresql+psycopg://{user}:{password}@127.0.0.1:{port}/{database}", data, log, options)
     finally:
         if started:
             _stop(data)

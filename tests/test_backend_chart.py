@@ -358,7 +358,7 @@ def test_environment_reaches_opentelemetry(chart: Path) -> None:
     assert env["OTEL_SERVICE_NAME"] == SERVICE
     attributes = dict(pair.split("=", 1) for pair in env["OTEL_RESOURCE_ATTRIBUTES"].split(","))
     assert attributes["service.namespace"] == ECOSYSTEM
-    assert attributes["deployment.environment"] == "production"
+    assert attributes["deployment.environment.name"] == "production"
     assert attributes["k8s.namespace.name"] == namespace_of("production")
     assert attributes["k8s.pod.name"] == "$(K8S_POD_NAME)"
     assert env["K8S_POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
@@ -366,7 +366,7 @@ def test_environment_reaches_opentelemetry(chart: Path) -> None:
     assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
     assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
     default_attributes = env_of(container(render(chart)))["OTEL_RESOURCE_ATTRIBUTES"]
-    assert "deployment.environment" not in default_attributes
+    assert "deployment.environment.name" not in default_attributes
 
 
 def test_database_url_is_a_read_only_file_from_the_secret(chart: Path) -> None:
@@ -648,7 +648,7 @@ def test_subcharts_of_an_umbrella_chart_keep_their_own_helpers(chart: Path, tmp_
     assert paid["spec"]["template"]["spec"]["containers"][0]["image"].endswith(OTHER_DIGEST)
     for deployment in (orders, paid):
         env = env_of(deployment["spec"]["template"]["spec"]["containers"][0])
-        assert "deployment.environment=staging" in env["OTEL_RESOURCE_ATTRIBUTES"]
+        assert "deployment.environment.name=staging" in env["OTEL_RESOURCE_ATTRIBUTES"]
         volumes = deployment["spec"]["template"]["spec"]["volumes"]
         assert {"shop-staging-database"} == {v["secret"]["secretName"] for v in volumes if "secret" in v}
 

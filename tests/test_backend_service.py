@@ -5,6 +5,7 @@ answering probes, items, metrics, and logging the trace id of an incoming `trace
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import secrets
@@ -12,13 +13,14 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import service_checks, validators
-from tests.servers import free_port, postgres_server, rabbitmq_server
+from tests.servers import free_port, postgres_cluster, postgres_server, rabbitmq_server
 from tests.service_checks import package_of, published_ports, render_kind, runtime_command, watch_actions
 from tests.service_venv import clean_env, get, json_records, post_json, service_venv, wait_until_up
 
@@ -159,15 +161,14 @@ def test_generated_integration_tests_fail_without_database(e2e_project: Path, ve
     service_checks.assert_integration_tests_need_a_database(e2e_project, venv)
 
 
-@pytest.fixture
-def running_app(e2e_project: Path, venv: Path, database_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """uvicorn serving the generated app (after `alembic upgrade head`), the database URL given
-    as a mounted-secret file the way Kubernetes passes it."""
-    service_checks.migrate(e2e_project, venv, database_url)
-    secret = tmp_path / "database-url"
+@contextmanager
+def uvicorn_app(project: Path, venv: Path, database_url: str, scratch: Path) -> Iterator[dict[str, Any]]:
+    """uvicorn serving the generated app, the database URL given as a mounted-secret file the
+    way Kubernetes passes it; tracing on (exporting nowhere), so answers carry trace ids."""
+    secret = scratch / "database-url"
     secret.write_text(database_url)
     port, metrics_port = free_port(), free_port()
-    log = tmp_path / "stdout.log"
+    log = scratch / "stdout.log"
     env = clean_env(
         venv,
         DATABASE_URL_FILE=str(secret),
@@ -188,7 +189,7 @@ def running_app(e2e_project: Path, venv: Path, database_url: str, tmp_path: Path
                 "--port",
                 str(port),
             ],
-            cwd=e2e_project,
+            cwd=project,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -204,6 +205,84 @@ def running_app(e2e_project: Path, venv: Path, database_url: str, tmp_path: Path
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture
+def running_app(e2e_project: Path, venv: Path, database_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The app (after `alembic upgrade head`) under uvicorn."""
+    service_checks.migrate(e2e_project, venv, database_url)
+    with uvicorn_app(e2e_project, venv, database_url, tmp_path) as app:
+        yield app
+
+
+def request(base: str, method: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """(status, content type, body) of any method, however odd, as a client may send it."""
+    connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
+    try:
+        connection.request(method, path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read().decode()
+    finally:
+        connection.close()
+
+
+SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def metric_samples(port: int) -> list[tuple[str, dict[str, str], float]]:
+    """The app's /metrics as (name, labels, value), one per sample line of the text format."""
+    _, _, text = get(f"http://127.0.0.1:{port}/metrics")
+    samples = []
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        match = SAMPLE.match(line)
+        assert match, line
+        labels = dict(LABEL.findall(match.group("labels") or ""))
+        samples.append((match.group("name"), labels, float(match.group("value"))))
+    return samples
+
+
+@pytest.mark.e2e
+def test_an_unmigrated_database_keeps_the_app_unready_until_migrated(
+    e2e_project: Path, venv: Path, tmp_path: Path
+) -> None:
+    package = package_of(E2E_NAME)
+    with postgres_server(database=package, user=package) as url, uvicorn_app(e2e_project, venv, url, tmp_path) as app:
+        status, _, body = get(f"{app['base']}/readyz")
+        assert (status, json.loads(body)) == (503, {"status": "schema behind"})
+
+        service_checks.migrate(e2e_project, venv, url)
+
+        status, _, body = get(f"{app['base']}/readyz")
+        assert (status, json.loads(body)) == (200, {"status": "ok"})
+
+
+@pytest.mark.e2e
+def test_with_postgresql_stopped_the_api_answers_503_problems_with_the_trace_id(
+    e2e_project: Path, venv: Path, tmp_path: Path
+) -> None:
+    package = package_of(E2E_NAME)
+    with postgres_cluster(database=package, user=package) as cluster:
+        service_checks.migrate(e2e_project, venv, cluster.url)
+        with uvicorn_app(e2e_project, venv, cluster.url, tmp_path) as app:
+            assert get(f"{app['base']}/items")[0] == 200
+            cluster.stop()
+
+            trace_id = secrets.token_hex(16)
+            headers = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+            status, content_type, body = request(app["base"], "GET", "/items", headers)
+            assert (status, content_type) == (503, "application/problem+json"), body
+            problem = json.loads(body)
+            assert problem["status"] == 503 and problem["title"] == "Service Unavailable"
+            assert problem["trace_id"] == trace_id
+            assert get(f"{app['base']}/readyz")[0] == 503
+
+            cluster.start()
+            assert get(f"{app['base']}/items")[0] == 200, "the pool reconnects by itself"
+        logged = [r for r in json_records(app["log"]) if r.get("trace_id") == trace_id]
+        assert any(r["message"] == "database unavailable" for r in logged), logged
 
 
 @pytest.mark.e2e
@@ -240,7 +319,24 @@ def test_running_app_probes_items_metrics_and_trace_ids_in_logs(running_app: dic
     assert metrics_status == 200
     assert content_type.startswith("text/plain")
     assert expected <= set(metrics.splitlines()), metrics
-    assert 'http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/readyz",status="200"}' in metrics
+
+    # Methods outside HTTP's standard ones add no series, whatever they are; probes count nowhere.
+    before = metric_samples(running_app["metrics"])
+    for method in ("BREW1", "BREW2", "BREW3"):
+        assert request(base, method, "/items")[0] == 405
+    after = metric_samples(running_app["metrics"])
+    series_before = {(name, tuple(sorted(labels.items()))) for name, labels, _ in before}
+    series_after = {(name, tuple(sorted(labels.items()))) for name, labels, _ in after}
+    new_series = series_after - series_before
+    assert {dict(labels)["method"] for _, labels in new_series} <= {"_OTHER"}, new_series
+    other = [v for n, labels, v in after if n == "http_requests_total" and labels["method"] == "_OTHER"]
+    assert sum(other) == 3
+    for _ in range(3):
+        get(f"{base}/livez")
+        get(f"{base}/readyz")
+    final = metric_samples(running_app["metrics"])
+    assert not [labels for _, labels, _ in final if labels.get("route") in {"/livez", "/readyz"}]
+    assert not [name for name, _, _ in final if name.endswith("_created")]
 
     # A graceful stop flushes every log line. uvicorn re-raises the signal once it has shut down,
     # so the exit status is -SIGTERM either way: the closing log lines tell a clean shutdown.

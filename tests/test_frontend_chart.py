@@ -142,7 +142,7 @@ def test_environment_reaches_the_browser(chart: Path, project: Path) -> None:
     assert env == {
         "API_BASE_URL": "https://api.shop.example.com",
         "OTEL_SERVICE_NAME": SERVICE,
-        "OTEL_RESOURCE_ATTRIBUTES": "service.namespace=shop,service.version=0.2.0,deployment.environment=production",
+        "OTEL_RESOURCE_ATTRIBUTES": "service.namespace=shop,service.version=0.2.0,deployment.environment.name=production",
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "https://otel.shop.example.com",
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
@@ -289,6 +289,6 @@ def test_next_to_a_backend_in_an_umbrella_chart(chart: Path, tmp_path: Path) -> 
     frontend = deployments[f"{RELEASE}-{SERVICE}"]["spec"]["template"]["spec"]
     assert frontend["containers"][0]["ports"][0]["containerPort"] == 8080
     assert frontend["containers"][0]["image"].endswith(DIGEST)
-    assert "deployment.environment=staging" in env_of(frontend["containers"][0])["OTEL_RESOURCE_ATTRIBUTES"]
+    assert "deployment.environment.name=staging" in env_of(frontend["containers"][0])["OTEL_RESOURCE_ATTRIBUTES"]
     assert [v["name"] for v in frontend["volumes"]] == ["tmp"]
     validators.checkov(validators.write_manifests(docs, tmp_path / "manifests"), "kubernetes")

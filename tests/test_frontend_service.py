@@ -290,7 +290,7 @@ def test_entrypoint_writes_only_the_runtime_variables(service: Path, tmp_path: P
     env = {
         "API_BASE_URL": "",
         "OTEL_SERVICE_NAME": "storefront",
-        "OTEL_RESOURCE_ATTRIBUTES": "service.namespace=shop,deployment.environment=test",
+        "OTEL_RESOURCE_ATTRIBUTES": "service.namespace=shop,deployment.environment.name=test",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "/otlp",
         "OTEL_TRACES_SAMPLER_ARG": "0.5",
         "DATABASE_URL": "postgresql://app:secret@db/app",
@@ -824,7 +824,7 @@ def test_built_page_served_by_the_runtime_nginx_behind_a_gateway(e2e_project: Pa
     /config.json from the entrypoint, a gateway in front; the smoke test drives Chromium there."""
     env = {
         "OTEL_SERVICE_NAME": E2E_NAME,
-        "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={ECOSYSTEM},deployment.environment=e2e",
+        "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={ECOSYSTEM},deployment.environment.name=e2e",
         "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
     with nginx_serving(e2e_project, built, env) as nginx, gateway_stand_in(nginx.url) as gateway:
@@ -844,7 +844,7 @@ def test_built_page_served_by_the_runtime_nginx_behind_a_gateway(e2e_project: Pa
         span = next(span for span in spans if span["spanId"] == match.group(2))
         assert span["traceId"] == match.group(1)
         assert span["resource"]["service.name"] == E2E_NAME
-        assert span["resource"]["deployment.environment"] == "e2e"
+        assert span["resource"]["deployment.environment.name"] == "e2e"
     logged = {entry["uri"] for entry in nginx.access_log()}
     assert {"/", "/config.json"} <= logged
 

@@ -478,7 +478,7 @@ def test_environment_settings_reach_the_services(project: Path, eco: Ecosystem, 
         volumes = {v["name"]: v for v in pod["volumes"]}
         assert volumes["database"]["secret"]["secretName"] == environment.secret
         variables = {v["name"]: v.get("value") for v in pod["containers"][0]["env"]}
-        assert f"deployment.environment={env}" in variables["OTEL_RESOURCE_ATTRIBUTES"]
+        assert f"deployment.environment.name={env}" in variables["OTEL_RESOURCE_ATTRIBUTES"]
         hpa = next((d for d in docs if d["kind"] == "HorizontalPodAutoscaler" and d["metadata"]["name"] == name), None)
         replicas = hpa["spec"]["minReplicas"] if hpa else deployment["spec"]["replicas"]
         override = 4 if (env, service.name) == ("production", "orders") else expected_replicas

@@ -213,7 +213,7 @@ def test_configuration_reaches_the_worker_and_secrets_are_files(chart: Path) -> 
     assert env["DATABASE_URL_FILE"] == "/run/secrets/database/DATABASE_URL"
     assert env["AMQP_URL_FILE"] == "/run/secrets/amqp/AMQP_URL"
     assert "DATABASE_URL" not in env and "AMQP_URL" not in env
-    assert "deployment.environment=staging" in env["OTEL_RESOURCE_ATTRIBUTES"]
+    assert "deployment.environment.name=staging" in env["OTEL_RESOURCE_ATTRIBUTES"]
     assert env["OTEL_SERVICE_NAME"] == SERVICE
     volumes = pod_spec(docs)["volumes"]
     secrets = {v["name"]: v["secret"] for v in volumes if "secret" in v}

@@ -62,7 +62,7 @@ def _frontend_environment(ecosystem: Ecosystem, service: Service) -> dict[str, s
     return {
         "API_BASE_URL": "",
         "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_BROWSER_PATH,
-        "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={ecosystem.name},deployment.environment=local",
+        "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={ecosystem.name},deployment.environment.name=local",
         "OTEL_SERVICE_NAME": service.name,
         "OTEL_TRACES_SAMPLER": "parentbased_always_on",
     }
@@ -85,7 +85,7 @@ def _app_environment(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
             "METRICS_PORT": str(METRICS_PORT),
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://otel-collector:{OTLP_HTTP_PORT}",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-            "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={ecosystem.name},deployment.environment=local",
+            "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={ecosystem.name},deployment.environment.name=local",
             "OTEL_SERVICE_NAME": service.name,
             "OTEL_TRACES_SAMPLER": "parentbased_always_on",
         }

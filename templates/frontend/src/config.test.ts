@@ -56,7 +56,7 @@ describe("parseConfig", () => {
     const config = parseConfig(
       {
         OTEL_SERVICE_NAME: "storefront",
-        OTEL_RESOURCE_ATTRIBUTES: "service.namespace=shop,deployment.environment=staging,team=web%20shop",
+        OTEL_RESOURCE_ATTRIBUTES: "service.namespace=shop,deployment.environment.name=staging,team=web%20shop",
         OTEL_TRACES_EXPORTER: "console, otlp",
         OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
         OTEL_TRACES_SAMPLER_ARG: "0.25",
@@ -67,7 +67,7 @@ describe("parseConfig", () => {
     expect(config.serviceName).toBe("storefront");
     expect(config.resourceAttributes).toEqual({
       "service.namespace": "shop",
-      "deployment.environment": "staging",
+      "deployment.environment.name": "staging",
       team: "web shop",
     });
     expect(config.exporters).toEqual(["console", "otlp"]);

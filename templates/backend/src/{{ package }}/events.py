@@ -22,6 +22,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from . import SERVICE_NAME
+from .amqp import connect_robust
 from .propagation import inject_headers
 
 tracer = trace.get_tracer(__name__)
@@ -44,7 +45,7 @@ class EventPublisher:
         async with self._lock:
             if self._exchange is None:
                 # Robust: once made, the connection (and its channel) is restored after a loss.
-                connection = await aio_pika.connect_robust(self._url, timeout=self._timeout)
+                connection = await connect_robust(self._url, self._timeout)
                 try:
                     channel = await connection.channel(publisher_confirms=True)
                     self._exchange = await channel.declare_exchange(

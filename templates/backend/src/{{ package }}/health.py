@@ -1,4 +1,5 @@
-"""Probes: /livez says the process serves requests, /readyz that it can reach its database."""
+"""Probes: /livez says the process serves requests, /readyz that its database answers and holds
+the schema this code expects. Neither is counted in the request metrics nor traced."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import logging
 
 from fastapi import APIRouter, Request, Response, status
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from .database import SCHEMA, SchemaState, schema_state
 from .schemas import Status
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
+PROBE_PATHS = frozenset({"/livez", "/readyz"})
 
 
 @router.get("/livez")
@@ -23,14 +26,20 @@ def livez() -> Status:
 
 @router.get("/readyz", responses={503: {"model": Status}})
 def readyz(request: Request, response: Response) -> Status:
-    engine: Engine = request.app.state.engine
+    # The probe's own connection (app.state.probe_engine): a pool saturated by requests does not
+    # hold it up. Probes are not traced (OTEL_PYTHON_FASTAPI_EXCLUDED_URLS); neither is their
+    # query, or every probe would start a trace of its own.
+    engine: Engine = request.app.state.probe_engine
     try:
-        # Probes are not traced (OTEL_PYTHON_FASTAPI_EXCLUDED_URLS); neither is their query,
-        # or every probe would start a trace of its own.
         with suppress_instrumentation(), engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+            state = schema_state(connection)
     except SQLAlchemyError as err:
         logger.warning("database unreachable", extra={"error": type(err).__name__})
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Status(status="unavailable")
+    if state is not SchemaState.CURRENT:
+        # A release whose migrations have not run: serving would fail on missing tables.
+        logger.warning("the database schema is behind this release", extra={"schema": SCHEMA})
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Status(status="schema behind")
     return Status(status="ok")

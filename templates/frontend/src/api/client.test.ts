@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "../testing/http-server";
 import { ApiError, createItemsApi, serviceBaseUrl } from "./client";
 
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
 const ITEM = { id: 1, name: "first", description: null, created_at: "2026-01-02T03:04:05Z" };
 
 let server: TestServer;
@@ -15,7 +16,11 @@ beforeAll(async () => {
     if (request.method === "POST" && request.path === "/api/orders/items") {
       const body = JSON.parse(request.body) as { name: string; description: string | null };
       if (body.name === "taken") {
-        return { status: 409, json: { detail: "an item with this name already exists" } };
+        return {
+          status: 409,
+          contentType: "application/problem+json",
+          json: { title: "Conflict", status: 409, detail: "an item with this name already exists", trace_id: TRACE_ID },
+        };
       }
       return { status: 201, json: { ...body, id: 2, created_at: "2026-01-02T03:04:06Z" } };
     }
@@ -23,7 +28,14 @@ beforeAll(async () => {
       return { status: 202, json: { item_id: 1, routing_key: "orders.item.published", message_id: "m-1" } };
     }
     if (request.method === "POST" && request.path === "/api/orders/items/9/publish") {
-      return { status: 404, json: { detail: "item not found" } };
+      return { status: 404, contentType: "application/problem+json", json: { title: "Not Found", status: 404 } };
+    }
+    if (request.path === "/api/down/items?limit=50") {
+      return {
+        status: 503,
+        contentType: "application/problem+json",
+        json: { title: "Service Unavailable", status: 503, detail: "the database is unavailable", trace_id: TRACE_ID },
+      };
     }
     if (request.path === "/api/broken/items?limit=50") {
       return { status: 422, json: { detail: [{ loc: ["query", "limit"], msg: "too large", type: "x" }] } };
@@ -62,14 +74,23 @@ describe("createItemsApi", () => {
     const api = createItemsApi(serviceBaseUrl(server.url, "orders"));
     expect(await api.publish(1)).toEqual({ item_id: 1, routing_key: "orders.item.published", message_id: "m-1" });
     expect(server.requests.at(-1)).toMatchObject({ method: "POST", path: "/api/orders/items/1/publish" });
-    await expect(api.publish(9)).rejects.toMatchObject({ status: 404, message: "item not found" });
+    await expect(api.publish(9)).rejects.toMatchObject({ status: 404, message: "Not Found" });
   });
 
   it("turns error answers into ApiError with the API's message", async () => {
     const api = createItemsApi(serviceBaseUrl(server.url, "orders"));
     const conflict = await api.create({ name: "taken" }).catch((error: unknown) => error);
     expect(conflict).toBeInstanceOf(ApiError);
-    expect(conflict).toMatchObject({ status: 409, message: "an item with this name already exists" });
+    expect(conflict).toMatchObject({
+      status: 409,
+      message: "an item with this name already exists",
+      traceId: TRACE_ID,
+    });
+
+    const down = await createItemsApi(serviceBaseUrl(server.url, "down"))
+      .list()
+      .catch((error: unknown) => error);
+    expect(down).toMatchObject({ status: 503, message: "the database is unavailable", traceId: TRACE_ID });
 
     const invalid = await createItemsApi(serviceBaseUrl(server.url, "broken"))
       .list()

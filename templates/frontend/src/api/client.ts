@@ -10,6 +10,8 @@ import type { components, paths } from "./schema";
 export type Item = components["schemas"]["ItemRead"];
 export type ItemCreate = components["schemas"]["ItemCreate"];
 export type ItemPublished = components["schemas"]["ItemPublished"];
+/** Every error the API answers (RFC 9457, `application/problem+json`), but request validation. */
+export type Problem = components["schemas"]["Problem"];
 
 export class ApiError extends Error {
   override name = "ApiError";
@@ -17,13 +19,23 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The trace of the failed request, when the API sent one: quote it when reporting a problem. */
+    readonly traceId?: string,
   ) {
     super(message);
   }
 }
 
-/** The message of a FastAPI error body: `{"detail": "..."}` or `{"detail": [{"msg": ...}]}`. */
+function isProblem(body: unknown): body is Problem {
+  return typeof body === "object" && body !== null && "status" in body && "title" in body;
+}
+
+/** The message of an error body: a Problem's detail (or title), or FastAPI's validation
+ * `{"detail": [{"msg": ...}]}`. */
 function describe(status: number, body: unknown): string {
+  if (isProblem(body)) {
+    return body.detail ?? body.title;
+  }
   const detail = typeof body === "object" && body !== null && "detail" in body ? body.detail : undefined;
   if (typeof detail === "string") {
     return detail;
@@ -35,6 +47,10 @@ function describe(status: number, body: unknown): string {
     return messages.join("; ");
   }
   return `the API answered ${status}`;
+}
+
+function apiError(status: number, body: unknown): ApiError {
+  return new ApiError(status, describe(status, body), isProblem(body) ? (body.trace_id ?? undefined) : undefined);
 }
 
 /** `<apiBaseUrl>/api/<service>`: the gateway routes it to the service (the prefix is stripped). */
@@ -60,14 +76,14 @@ export function createItemsApi(baseUrl: string): ItemsApi {
     async list(limit = 50) {
       const { data, error, response } = await client.GET("/items", { params: { query: { limit } } });
       if (data === undefined) {
-        throw new ApiError(response.status, describe(response.status, error));
+        throw apiError(response.status, error);
       }
       return data;
     },
     async create(item) {
       const { data, error, response } = await client.POST("/items", { body: item });
       if (data === undefined) {
-        throw new ApiError(response.status, describe(response.status, error));
+        throw apiError(response.status, error);
       }
       return data;
     },
@@ -76,7 +92,7 @@ export function createItemsApi(baseUrl: string): ItemsApi {
         params: { path: { item_id: itemId } },
       });
       if (data === undefined) {
-        throw new ApiError(response.status, describe(response.status, error));
+        throw apiError(response.status, error);
       }
       return data;
     },

@@ -17,6 +17,7 @@ from .models import ID_MAX_LENGTH, NAME_MAX_LENGTH
 
 # Headers the worker sets when it sends a message back for a retry (see consumer.py).
 RETRY_HEADER = "x-retry-count"
+DEFERRALS_HEADER = "x-deferral-count"
 ROUTING_KEY_HEADER = "x-original-routing-key"
 
 
@@ -30,6 +31,7 @@ class Delivery:
     routing_key: str
     body: bytes
     retries: int
+    deferrals: int = 0
 
     @property
     def source(self) -> str:
@@ -53,6 +55,7 @@ class Delivery:
         # A retried message comes back through the retry queue, under that queue's name.
         original_key = headers.get(ROUTING_KEY_HEADER) or routing_key or ""
         retries = headers.get(RETRY_HEADER, 0)
+        deferrals = headers.get(DEFERRALS_HEADER, 0)
         if not message_id or len(message_id) > ID_MAX_LENGTH:
             # Publishers of this ecosystem always set one; for others the content identifies it.
             message_id = "sha256:" + hashlib.sha256(body).hexdigest()
@@ -61,6 +64,7 @@ class Delivery:
             routing_key=original_key if isinstance(original_key, str) else str(original_key),
             body=body,
             retries=retries if isinstance(retries, int) and retries >= 0 else 0,
+            deferrals=deferrals if isinstance(deferrals, int) and deferrals >= 0 else 0,
         )
 
     @classmethod

@@ -80,6 +80,9 @@ class Settings:
     # Messages handled at once (the channel's prefetch): each holds a database connection.
     prefetch: int = 8
     retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0)
+    # Deferrals while no database connection can be had; then the failure counts as a retry.
+    # With the default delays: 1 s, 10 s, then 60 s each, about 20 minutes of outage.
+    max_deferrals: int = 22
     # How long SIGTERM waits for the messages in hand; keep it below the pod's grace period.
     shutdown_timeout: float = 20.0
     amqp_timeout: float = 5.0
@@ -87,6 +90,7 @@ class Settings:
     metrics_host: str = "0.0.0.0"  # noqa: S104 - probes and Prometheus come from outside the pod
     log_level: str = "INFO"
     db_pool_size: int = 5
+    db_pool_timeout: float = 5.0
     db_connect_timeout: int = 2
 
     @classmethod
@@ -107,11 +111,13 @@ class Settings:
             subscribes=topic_patterns(env.get("WORKER_SUBSCRIBES") or DEFAULT_SUBSCRIBES),
             prefetch=prefetch,
             retry_delays=cls.retry_delays if delays is None else retry_delays(delays),
+            max_deferrals=env_int(env, "WORKER_MAX_DEFERRALS", cls.max_deferrals),
             shutdown_timeout=env_seconds(env, "WORKER_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
             amqp_timeout=env_seconds(env, "AMQP_TIMEOUT", cls.amqp_timeout),
             metrics_port=env_int(env, "METRICS_PORT", cls.metrics_port),
             metrics_host=env.get("METRICS_HOST", cls.metrics_host),
             log_level=log_level(env, cls.log_level),
             db_pool_size=env_int(env, "DB_POOL_SIZE", cls.db_pool_size),
+            db_pool_timeout=env_seconds(env, "DB_POOL_TIMEOUT", cls.db_pool_timeout),
             db_connect_timeout=env_int(env, "DB_CONNECT_TIMEOUT", cls.db_connect_timeout),
         )

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from inventory import models  # noqa: F401 - registers the tables on Base.metadata
+from inventory.database import SCHEMA, create_schema
 from inventory.db import Base, make_engine
 from inventory.logs import configure_logging
 from inventory.settings import Settings
@@ -22,10 +23,15 @@ def run_migrations_offline() -> None:
         dialect_opts={"paramstyle": "named"},
     )
     with context.begin_transaction():
+        context.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
+        context.execute(f'SET search_path TO "{SCHEMA}"')
         context.run_migrations()
 
 
 def _run(connection: Connection) -> None:
+    # Tables and the version table go to the service's schema (the search_path): services
+    # sharing a database cannot collide.
+    create_schema(connection)
     context.configure(connection=connection, target_metadata=target_metadata)
     with context.begin_transaction():
         context.run_migrations()

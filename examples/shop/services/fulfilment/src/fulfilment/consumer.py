@@ -11,10 +11,13 @@ Each message is handled in its own task, up to WORKER_PREFETCH at once:
 When handling fails:
 - the message is invalid (InvalidMessageError, or no handler for its event): rejected at once, the
   broker moves it to the dead-letter queue;
-- the handler raised: re-published to the retry queue of its next retry, which sends it back
-  after the delay (WORKER_RETRY_DELAYS); after the last retry it is dead-lettered;
-- the database is unreachable: the message is not at fault, so it waits the first retry delay
-  without using up a retry, as often as it takes.
+- no database connection could be had (refused, timed out, lost, the pool exhausted:
+  database.database_unavailable): the message is not at fault, so it is *deferred*: it waits in
+  a retry queue without using up a retry, the delay growing with each deferral (the retry
+  queues' delays in turn), up to WORKER_MAX_DEFERRALS times; past that it counts as a failure;
+- anything else (the handler raised, timed out, hit a deadlock, a lock or statement timeout):
+  re-published to the retry queue of its next retry, which sends it back after the delay
+  (WORKER_RETRY_DELAYS); after the last retry it is dead-lettered.
 A retry or a deferral is published (and confirmed by the broker) before the original is
 acknowledged: a crash in between delivers it twice, never zero times.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
 import time
 from collections.abc import Mapping
@@ -34,7 +38,6 @@ from enum import StrEnum
 from typing import Any
 
 import aio_pika
-import sqlalchemy.exc
 from aio_pika.abc import (
     AbstractIncomingMessage,
     AbstractQueue,
@@ -47,7 +50,15 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import SERVICE_NAME
-from .events import RETRY_HEADER, ROUTING_KEY_HEADER, Delivery, InvalidMessageError
+from .amqp import connect_robust
+from .database import database_unavailable
+from .events import (
+    DEFERRALS_HEADER,
+    RETRY_HEADER,
+    ROUTING_KEY_HEADER,
+    Delivery,
+    InvalidMessageError,
+)
 from .handlers import HANDLERS, Handler
 from .idempotency import claim
 from .metrics import FAILED, HANDLING, IN_FLIGHT, PROCESSED
@@ -58,15 +69,13 @@ from .topology import Topology, declare
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
-# "The database cannot be reached now", as opposed to "this message made the handler fail".
-DATABASE_UNAVAILABLE = (
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    sqlalchemy.exc.TimeoutError,
-    ConnectionError,
-    TimeoutError,
-)
+# Waits before reconnecting to the broker, each shortened at random by up to half (jitter), so
+# replicas that lost the broker together do not come back in step.
 RECONNECT_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+def jittered(delay: float) -> float:
+    return delay * random.uniform(0.5, 1.0)  # noqa: S311 - spreading retries, not a secret
 
 
 class Outcome(StrEnum):
@@ -127,9 +136,9 @@ class Consumer:
 
     async def connect(self) -> None:
         """Connect, declare the topology and start consuming (one attempt)."""
-        connection = await aio_pika.connect_robust(
+        connection = await connect_robust(
             self.settings.amqp_url,
-            timeout=self.settings.amqp_timeout,
+            self.settings.amqp_timeout,
             client_properties={"connection_name": f"{SERVICE_NAME} {socket.gethostname()}"},
         )
         try:
@@ -156,11 +165,11 @@ class Consumer:
             except ChannelPreconditionFailed:
                 raise
             except (TimeoutError, *CONNECTION_EXCEPTIONS) as err:
-                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+                delay = jittered(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
                 attempt += 1
                 logger.warning(
                     "broker unreachable, retrying",
-                    extra={"error": f"{type(err).__name__}: {err}", "retry_in_s": delay},
+                    extra={"error": f"{type(err).__name__}: {err}", "retry_in_s": round(delay, 3)},
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=delay)
@@ -269,43 +278,57 @@ class Consumer:
             logger.error("invalid message, dead-lettered", extra={**extra, "error": str(err)})
             await message.reject(requeue=False)
             return Outcome.DEAD_LETTERED
-        except DATABASE_UNAVAILABLE as err:
-            logger.warning(
-                "database unavailable, message deferred",
-                extra={**extra, "error": f"{type(err).__name__}: {err}"},
-            )
-            await self._defer(message, delivery)
-            return Outcome.DEFERRED
-        except Exception:
-            retry = delivery.retries + 1
-            if retry > self.topology.max_retries:
-                logger.exception("handling failed, no retry left: dead-lettered", extra=extra)
-                await message.reject(requeue=False)
-                return Outcome.DEAD_LETTERED
-            logger.exception(
-                "handling failed, retrying",
-                extra={
-                    **extra,
-                    "retry": retry,
-                    "retry_in_s": self.settings.retry_delays[retry - 1],
-                },
-            )
-            await self._republish(message, delivery, self.topology.retry_queue(retry), retry)
-            await message.ack()
-            return Outcome.RETRIED
+        except Exception as err:
+            error = f"{type(err).__name__}: {err}"
+            if database_unavailable(err) and delivery.deferrals < self.settings.max_deferrals:
+                logger.warning(
+                    "database unavailable, message deferred",
+                    extra={**extra, "error": error, "deferrals": delivery.deferrals + 1},
+                )
+                await self._defer(message, delivery)
+                return Outcome.DEFERRED
+            return await self._retry_or_dead_letter(message, delivery, extra)
         await message.ack()
         return outcome
 
+    async def _retry_or_dead_letter(
+        self, message: AbstractIncomingMessage, delivery: Delivery, extra: dict[str, str]
+    ) -> Outcome:
+        """Called while the handling error is being handled: logged with its traceback."""
+        retry = delivery.retries + 1
+        if retry > self.topology.max_retries:
+            logger.exception("handling failed, no retry left: dead-lettered", extra=extra)
+            await message.reject(requeue=False)
+            return Outcome.DEAD_LETTERED
+        logger.exception(
+            "handling failed, retrying",
+            extra={**extra, "retry": retry, "retry_in_s": self.settings.retry_delays[retry - 1]},
+        )
+        await self._republish(
+            message, delivery, self.topology.retry_queue(retry), retry, delivery.deferrals
+        )
+        await message.ack()
+        return Outcome.RETRIED
+
     async def _defer(self, message: AbstractIncomingMessage, delivery: Delivery) -> None:
+        deferral = delivery.deferrals + 1
         if self.topology.max_retries:
-            await self._republish(message, delivery, self.topology.retry_queue(1), delivery.retries)
+            # The n-th deferral waits in the n-th retry queue (the last one from then on): the
+            # pause grows while the outage lasts.
+            queue = self.topology.retry_queue(min(deferral, self.topology.max_retries))
+            await self._republish(message, delivery, queue, delivery.retries, deferral)
             await message.ack()
         else:  # no retry queue: pause, then hand the message back to the queue
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(jittered(2.0))
             await message.nack(requeue=True)
 
     async def _republish(
-        self, message: AbstractIncomingMessage, delivery: Delivery, queue: str, retries: int
+        self,
+        message: AbstractIncomingMessage,
+        delivery: Delivery,
+        queue: str,
+        retries: int,
+        deferrals: int,
     ) -> None:
         """Publish a copy to `queue` and wait for the broker's confirm."""
         if self._channel is None:
@@ -313,6 +336,7 @@ class Consumer:
         # The broker's own x- headers (x-death, ...) are not copied; the trace context is.
         headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-")}
         headers[RETRY_HEADER] = retries
+        headers[DEFERRALS_HEADER] = deferrals
         headers[ROUTING_KEY_HEADER] = delivery.routing_key
         copy = aio_pika.Message(
             message.body,

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 
 from aiohttp import web
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import SERVICE_NAME
 from .consumer import Consumer
-from .db import make_async_engine, make_sessionmaker
+from .database import SCHEMA, SchemaState, schema_state
+from .db import make_async_engine, make_probe_engine, make_sessionmaker
 from .handlers import HANDLERS, Handler
 from .logs import configure_logging
 from .server import Probes, start_server
@@ -37,8 +37,12 @@ class Worker:
     def __init__(self, settings: Settings, handlers: Mapping[str, Handler] = HANDLERS) -> None:
         self.settings = settings
         self.engine: AsyncEngine = make_async_engine(
-            settings.database_url, settings.db_pool_size, settings.db_connect_timeout
+            settings.database_url,
+            settings.db_pool_size,
+            settings.db_connect_timeout,
+            settings.db_pool_timeout,
         )
+        self.probe_engine = make_probe_engine(settings.database_url, settings.db_connect_timeout)
         self.consumer = Consumer(settings, make_sessionmaker(self.engine), handlers)
         self.stop_requested = asyncio.Event()
         self.failed = False
@@ -58,11 +62,14 @@ class Worker:
         return self.consumer.connected and not self.stop_requested.is_set()
 
     async def _database_ready(self) -> bool:
+        """The database answers on the probe's own connection, its schema at this code's head."""
         # Probes are not traced: every probe would otherwise start a trace of its own.
         with suppress_instrumentation():
-            async with self.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        return True
+            async with self.probe_engine.connect() as connection:
+                state = await connection.run_sync(schema_state)
+        if state is not SchemaState.CURRENT:
+            logger.warning("the database schema is behind this release", extra={"schema": SCHEMA})
+        return state is SchemaState.CURRENT
 
     async def run(self) -> int:
         """Until stop() (or a signal): the exit status."""
@@ -86,6 +93,7 @@ class Worker:
             if self._server is not None:
                 await self._server.cleanup()
             await self.engine.dispose()
+            await self.probe_engine.dispose()
 
     def stop(self) -> None:
         self.stop_requested.set()

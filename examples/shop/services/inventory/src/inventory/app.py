@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from . import SERVICE_NAME, __version__, health, items
-from .db import make_engine, make_sessionmaker
+from . import SERVICE_NAME, __version__, health, items, problems
+from .db import make_engine, make_probe_engine, make_sessionmaker
 from .events import EventPublisher
 from .logs import configure_logging
 from .metrics import PrometheusMiddleware, start_metrics_server
@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     provider = configure_tracing(default_service_name=SERVICE_NAME)
     engine = make_engine(settings)
+    probe_engine = make_probe_engine(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if publisher is not None:
                 await publisher.close()
             engine.dispose()
+            probe_engine.dispose()
 
     app = FastAPI(
         title=SERVICE_NAME,
@@ -54,8 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.probe_engine = probe_engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.publisher = None  # set by the lifespan
+    problems.install(app)
     app.add_middleware(PrometheusMiddleware)
     app.include_router(health.router)
     app.include_router(items.router)

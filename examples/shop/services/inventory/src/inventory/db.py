@@ -6,6 +6,7 @@ import sqlalchemy
 from sqlalchemy import Engine, MetaData
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from .database import connect_args
 from .settings import Settings
 
 # Deterministic constraint names, so migrations can refer to (and later drop) them by name.
@@ -27,8 +28,24 @@ def make_engine(settings: Settings) -> Engine:
     return sqlalchemy.create_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        # A request waits this long for a connection, then fails as "database unavailable" (503).
+        pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": settings.db_connect_timeout},
+        connect_args=connect_args(settings.db_connect_timeout),
+    )
+
+
+def make_probe_engine(settings: Settings) -> Engine:
+    """One connection of its own for /readyz: a pool saturated by requests must not make the
+    probe wait (and time out), which would take every busy replica out of the Service at once."""
+    return sqlalchemy.create_engine(
+        settings.database_url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=settings.db_connect_timeout,
+        pool_pre_ping=True,
+        connect_args=connect_args(settings.db_connect_timeout),
     )
 
 

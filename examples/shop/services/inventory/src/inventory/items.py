@@ -15,10 +15,12 @@ from starlette.concurrency import run_in_threadpool
 from . import SERVICE_NAME
 from .events import EventPublisher, PublishError
 from .models import Item
+from .problems import problem_responses
 from .schemas import ItemCreate, ItemPublished, ItemRead
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/items", tags=["items"])
+# Every operation can meet a database outage (503) or a bug (500): both are Problems.
+router = APIRouter(prefix="/items", tags=["items"], responses=problem_responses(500, 503))
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -29,7 +31,7 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses={409: {}})
+@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409))
 def create_item(payload: ItemCreate, session: SessionDep) -> ItemRead:
     item = Item(name=payload.name, description=payload.description)
     session.add(item)
@@ -54,7 +56,7 @@ def list_items(
     return [ItemRead.model_validate(item) for item in items]
 
 
-@router.get("/{item_id}", responses={404: {}})
+@router.get("/{item_id}", responses=problem_responses(404))
 def read_item(item_id: int, session: SessionDep) -> ItemRead:
     item = session.get(Item, item_id)
     if item is None:
@@ -70,7 +72,12 @@ def find_item(make_session: sessionmaker[Session], item_id: int) -> Item | None:
 @router.post(
     "/{item_id}/publish",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={404: {}, 503: {"description": "publishing is not configured or the broker is down"}},
+    responses={
+        **problem_responses(404),
+        **problem_responses(
+            503, description="The database or the broker is unavailable, or publishing is off"
+        ),
+    },
 )
 async def publish_item(item_id: int, request: Request) -> ItemPublished:
     """Announce an item to the ecosystem: event `<service>.item.published` on the exchange."""

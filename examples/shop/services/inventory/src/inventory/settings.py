@@ -26,6 +26,8 @@ class Settings:
     metrics_host: str = "0.0.0.0"  # noqa: S104 - the metrics port is scraped from outside the pod
     log_level: str = "INFO"
     db_pool_size: int = 5
+    db_max_overflow: int = 5
+    db_pool_timeout: float = 5.0
     db_connect_timeout: int = 2
     # RabbitMQ, for publishing events; None: publishing answers 503, nothing else changes.
     amqp_url: str | None = None
@@ -45,6 +47,8 @@ class Settings:
             metrics_host=env.get("METRICS_HOST", cls.metrics_host),
             log_level=log_level(env, cls.log_level),
             db_pool_size=env_int(env, "DB_POOL_SIZE", cls.db_pool_size),
+            db_max_overflow=env_int(env, "DB_MAX_OVERFLOW", cls.db_max_overflow),
+            db_pool_timeout=env_seconds(env, "DB_POOL_TIMEOUT", cls.db_pool_timeout),
             db_connect_timeout=env_int(env, "DB_CONNECT_TIMEOUT", cls.db_connect_timeout),
             amqp_url=check_amqp_url(amqp_url) if amqp_url else None,
             amqp_exchange=env.get("AMQP_EXCHANGE") or cls.amqp_exchange,

@@ -234,7 +234,7 @@ app.kubernetes.io/component: migrate
 - name: OTEL_RESOURCE_ATTRIBUTES
   {{- $attributes := list (printf "service.namespace=%s" .Values.ecosystem) (printf "service.version=%s" (include "orders.version" .)) }}
   {{- with .Values.global.environment }}
-  {{- $attributes = append $attributes (printf "deployment.environment=%s" .) }}
+  {{- $attributes = append $attributes (printf "deployment.environment.name=%s" .) }}
   {{- end }}
   {{- $attributes = append $attributes (printf "k8s.namespace.name=%s" .Release.Namespace) }}
   {{- $attributes = append $attributes "k8s.pod.name=$(K8S_POD_NAME)" }}

@@ -1,8 +1,13 @@
-"""Prometheus metrics: request count and latency by route template and status.
+"""Prometheus metrics: request count and latency by method, route template and status.
 
 They are served by prometheus_client on their own port (METRICS_PORT, 9000), never on the API
 port. One process per container: scale with replicas, not uvicorn workers, or the metrics port
 would be bound twice.
+
+Every label has a bounded set of values, whatever clients send: a method outside HTTP's standard
+ones is `_OTHER` (as OpenTelemetry's HTTP conventions name it), a path no route matches is
+`unmatched`. The probes (/livez, /readyz) are not counted: the alerts on these series are about
+what users get, and the kubelet's traffic would dilute them. No `_created` series.
 """
 
 from __future__ import annotations
@@ -10,10 +15,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Histogram, disable_created_metrics, start_http_server
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .health import PROBE_PATHS
+
 UNMATCHED_ROUTE = "unmatched"
+OTHER_METHOD = "_OTHER"
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 REQUESTS = Counter(
     "http_requests",
@@ -34,7 +47,7 @@ class PrometheusMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in PROBE_PATHS:
             await self.app(scope, receive, send)
             return
         status = 500
@@ -52,7 +65,8 @@ class PrometheusMiddleware:
             # The router stores the matched route in the scope; its template (/items/{item_id})
             # keeps the label set small, unlike the raw path.
             route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
-            labels = {"method": scope["method"], "route": route, "status": str(status)}
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else OTHER_METHOD
+            labels = {"method": method, "route": route, "status": str(status)}
             REQUESTS.labels(**labels).inc()
             LATENCY.labels(**labels).observe(time.perf_counter() - started)
 

@@ -15,6 +15,8 @@ export interface RecordedRequest {
 export interface Reply {
   status: number;
   json?: unknown;
+  /** Of the JSON body; application/json unless given (e.g. application/problem+json). */
+  contentType?: string;
 }
 
 export interface TestServer {
@@ -47,7 +49,7 @@ export async function startServer(handle: (request: RecordedRequest) => Reply): 
       if (reply.json === undefined) {
         response.end();
       } else {
-        response.setHeader("Content-Type", "application/json");
+        response.setHeader("Content-Type", reply.contentType ?? "application/json");
         response.end(JSON.stringify(reply.json));
       }
     });
