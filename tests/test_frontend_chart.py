@@ -142,7 +142,9 @@ def test_environment_reaches_the_browser(chart: Path, project: Path) -> None:
     assert env == {
         "API_BASE_URL": "https://api.shop.example.com",
         "OTEL_SERVICE_NAME": SERVICE,
-        "OTEL_RESOURCE_ATTRIBUTES": "service.namespace=shop,service.version=0.2.0,deployment.environment.name=production",
+        "OTEL_RESOURCE_ATTRIBUTES": (
+            "service.namespace=shop,service.version=0.2.0,deployment.environment.name=production"
+        ),
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "https://otel.shop.example.com",
         "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
