@@ -3,7 +3,7 @@ and reading what its processes print.
 
 The virtualenv holds the service's locked requirements, installed as its image installs them
 (`pip install --require-hashes -r requirements-dev.txt`, the lock of runtime and dev packages). It
-is made once per lock (the content of requirements*.txt) and Python version under
+is made once per lock (what requirements*.txt lock, their comments aside) and Python version under
 ${SCAFFOLD_TEST_CACHE:-~/.cache/scaffold-tests}/venvs and reused by every test, test run and
 pytest-xdist worker (a file lock makes one build it).
 """
@@ -41,7 +41,9 @@ def service_venv(project: Path) -> Path:
     """A virtualenv with the service's locked requirements, made once per lock and Python."""
     digest = hashlib.sha256(f"{sys.version_info[:2]}|{sys.platform}".encode())
     for file in sorted(project.glob("requirements*.txt")):
-        digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+        # Comments left out: uv's `# via <service name>` lines would give each name a venv.
+        locked = [line for line in file.read_text().splitlines() if not line.lstrip().startswith("#")]
+        digest.update(file.name.encode() + b"\0" + "\n".join(locked).encode() + b"\0")
     root = cache_root() / "venvs"
     root.mkdir(parents=True, exist_ok=True)
     venv = root / digest.hexdigest()

@@ -7,7 +7,7 @@ from scaffold.model import Ecosystem, Service
 from scaffold.wiring._render import MARKDOWN_HEADER, text_file
 from scaffold.wiring.compose import GATEWAY_PORT, JAEGER_UI_PORT, PROMETHEUS_PORT
 from scaffold.wiring.files import DerivedFile
-from scaffold.wiring.umbrella import SIZING, environments
+from scaffold.wiring.umbrella import SIZING, environments, secret_keys
 
 
 def _cell(text: str) -> str:
@@ -59,6 +59,27 @@ def _environments_table(ecosystem: Ecosystem) -> list[str]:
     return rows
 
 
+def _secrets_section(ecosystem: Ecosystem) -> list[str]:
+    """The keys each environment's Secret must hold: a connection URL per service and backing
+    service, never one shared by two services."""
+    rows = [
+        f"| {_cell(s.name)} | `{key}` | {'PostgreSQL' if value == 'key' else 'RabbitMQ'} |"
+        for s in sorted(ecosystem.services, key=lambda s: s.name)
+        for value, key in secret_keys(ecosystem, s).items()
+    ]
+    if not rows:
+        return []
+    return [
+        "",
+        "Each environment's Secret holds one connection URL per service (its own database, or its",
+        "own schema and role in a shared one; its own broker user):",
+        "",
+        "| service | key | URL of |",
+        "|---|---|---|",
+        *rows,
+    ]
+
+
 def markdown(ecosystem: Ecosystem) -> str:
     parts = [
         MARKDOWN_HEADER.rstrip("\n"),
@@ -88,6 +109,7 @@ def markdown(ecosystem: Ecosystem) -> str:
         "",
         "Delivered to the first by the merge queue (`.github/workflows/delivery.yml`) before a change is merged, "
         "then promoted in the order above (`promote.yml`); rolled back by `rollback.yml` or `scaffold rollback`.",
+        *_secrets_section(ecosystem),
     ]
     return "\n".join(parts) + "\n"
 

@@ -99,6 +99,25 @@ def chart_yaml(ecosystem: Ecosystem) -> dict[str, Any]:
     }
 
 
+def _publishes_events(ecosystem: Ecosystem, service: Service) -> bool:
+    """A backend whose events a worker consumes: its chart mounts the broker's URL (amqp.enabled)."""
+    return bool(service.publishes) and ecosystem.needs("rabbitmq")
+
+
+def secret_keys(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
+    """The keys of the environment's Secret that `service`'s chart mounts, by the chart's value
+    that names them: `key` (its database URL), `amqpKey` (its broker URL). Every service has keys
+    of its own (`<SERVICE>_DATABASE_URL`, `<SERVICE>_AMQP_URL`), so no two share a database or
+    broker credential even though one Secret holds them all."""
+    prefix = service.name.upper().replace("-", "_")
+    keys: dict[str, str] = {}
+    if service.kind in ("backend", "worker") and "postgres" in service.needs:
+        keys["key"] = f"{prefix}_DATABASE_URL"
+    if service.kind == "worker" or _publishes_events(ecosystem, service):
+        keys["amqpKey"] = f"{prefix}_AMQP_URL"
+    return keys
+
+
 def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
     values: dict[str, Any] = {
         "global": {"environment": "", "secretName": "", API_VERSIONS_VALUE: []},
@@ -125,9 +144,11 @@ def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
             "ecosystem": ecosystem.name,
             "image": {"repository": f"{ecosystem.registry}/{service.name}"},
         }
-        if service.publishes and ecosystem.needs("rabbitmq"):
-            # a worker consumes its events: the backend publishes (AMQP_URL from the Secret)
+        if _publishes_events(ecosystem, service):
+            # a worker consumes its events: the backend publishes (its broker URL from the Secret)
             values[service.name]["amqp"] = {"enabled": True}
+        if keys := secret_keys(ecosystem, service):
+            values[service.name]["secret"] = keys
     return values
 
 
