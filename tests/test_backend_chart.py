@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
 import pytest
 import yaml
 
@@ -406,10 +407,10 @@ def test_network_policy_selects_the_pods_and_allows_only_the_declared_traffic(ch
         assert len(rule["ports"]) == 1 and rule["ports"][0]["port"] in container_ports
     http_peers = [peer for rule in ingress if rule["ports"][0]["port"] == "http" for peer in rule["from"]]
     metrics_peers = [peer for rule in ingress if rule["ports"][0]["port"] == "metrics" for peer in rule["from"]]
+    # The Gateway's proxies, in whatever namespace the implementation runs them (GEP-1762 label).
     assert {
-        "podSelector": {
-            "matchLabels": {"app.kubernetes.io/component": "gateway", "app.kubernetes.io/part-of": ECOSYSTEM}
-        }
+        "namespaceSelector": {},
+        "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": f"{ECOSYSTEM}-gateway"}},
     } in http_peers
     assert metrics_peers == [
         {
@@ -507,6 +508,15 @@ def test_pdb_never_blocks_node_drains(chart: Path) -> None:
 
 def test_hpa_rejects_min_above_max(chart: Path) -> None:
     chart_checks.assert_refuses_min_above_max(chart)
+
+
+def test_the_container_pauses_before_sigterm_so_endpoints_go_first(chart: Path) -> None:
+    lifecycle = container(render(chart))["lifecycle"]
+    assert lifecycle == {"preStop": {"exec": {"command": ["sleep", "5"]}}}
+    assert "lifecycle" not in container(render(chart, {"preStop": {"sleepSeconds": 0}}))
+    # The pause and uvicorn's 20 s graceful shutdown must fit in the grace period.
+    with pytest.raises(helm.HelmRenderError, match="terminationGracePeriodSeconds must exceed"):
+        render(chart, {"preStop": {"sleepSeconds": 15}, "terminationGracePeriodSeconds": 30})
 
 
 def test_topology_spread_prefers_nodes_and_zones(chart: Path) -> None:

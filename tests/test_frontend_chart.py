@@ -164,6 +164,12 @@ def test_extra_env_is_appended(chart: Path) -> None:
 # --- hardening ---------------------------------------------------------------------------------
 
 
+def test_the_container_pauses_before_sigterm_so_endpoints_go_first(chart: Path) -> None:
+    (deployment,) = [d for d in render(chart) if d["kind"] == "Deployment"]
+    (web,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert web["lifecycle"] == {"preStop": {"exec": {"command": ["sleep", "5"]}}}
+
+
 def test_restricted_pod_security(chart: Path) -> None:
     docs = render(chart, ENVIRONMENTS["staging"], "shop-staging")
     for pod in (pod_spec(docs), only(docs, "Pod", hook=TEST_HOOK)["spec"]):
@@ -182,10 +188,12 @@ def test_network_policy_admits_the_gateway_and_allows_no_egress(chart: Path) -> 
     assert policy["spec"]["egress"] == []
     ingress = policy["spec"]["ingress"]
     assert [rule["ports"] for rule in ingress] == [[{"protocol": "TCP", "port": "http"}]] * 2
-    assert ingress[0]["from"][0]["podSelector"]["matchLabels"] == {
-        "app.kubernetes.io/component": "gateway",
-        "app.kubernetes.io/part-of": ECOSYSTEM,
-    }
+    assert ingress[0]["from"] == [
+        {
+            "namespaceSelector": {},
+            "podSelector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": f"{ECOSYSTEM}-gateway"}},
+        }
+    ]
     test_pod = only(docs, "Pod", hook=TEST_HOOK)
     assert selects(ingress[1]["from"][0]["podSelector"]["matchLabels"], test_pod["metadata"]["labels"])
     assert not selects(policy["spec"]["podSelector"]["matchLabels"], test_pod["metadata"]["labels"])
