@@ -24,6 +24,7 @@ from scaffold.model import Ecosystem, Environment, Service, TemplateRef
 from scaffold.wiring import DerivedFile, derive
 from scaffold.wiring._render import GENERATED
 from scaffold.wiring.compose import RESERVED_NAMES
+from scaffold.wiring.gateway import nginx_conf
 from scaffold.wiring.monitoring import local_rule_groups, release_rule_groups
 from tests import validators
 
@@ -251,7 +252,7 @@ def _nginx() -> str:
 
 def _hosts_file(tmp_path: Path, ecosystem: Ecosystem) -> Path:
     hosts = tmp_path / "hosts"
-    names = " ".join(sorted(s.name for s in ecosystem.services))
+    names = " ".join(sorted({s.name for s in ecosystem.services} | {"otel-collector"}))
     hosts.write_text(f"127.0.0.1 localhost {names}\n", encoding="utf-8")
     return hosts
 
@@ -280,18 +281,23 @@ seen = []
 
 class Echo(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        seen.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
+        length = int(self.headers.get("Content-Length") or 0)
+        received = len(self.rfile.read(length)) if length else 0
+        seen.append({"method": self.command, "path": self.path, "bytes": received,
+                     "headers": {k.lower(): v for k, v in self.headers.items()}})
         body = json.dumps({"path": self.path}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+    do_POST = do_GET
     def log_message(self, *args):
         pass
 
-backend = http.server.ThreadingHTTPServer(("127.0.0.1", 8000), Echo)
-threading.Thread(target=backend.serve_forever, daemon=True).start()
+for port in (8000, 4318):  # every backend, and the OpenTelemetry collector
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", port), Echo)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
 server = subprocess.Popen([nginx, "-e", "stderr", "-c", conf, "-g", "daemon off;"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 deadline = time.monotonic() + 20
@@ -305,8 +311,9 @@ while True:
             sys.exit(1)
         time.sleep(0.1)
 
-def get(path, headers=None):
-    request = urllib.request.Request("http://127.0.0.1:8080" + path, headers=headers or {})
+def get(path, headers=None, method="GET", size=None):
+    data = b"x" * size if size is not None else None
+    request = urllib.request.Request("http://127.0.0.1:8080" + path, headers=headers or {}, data=data, method=method)
     opener = urllib.request.build_opener(type("NoRedirect", (urllib.request.HTTPRedirectHandler,),
                                               {"redirect_request": lambda *a, **k: None}))
     try:
@@ -316,28 +323,22 @@ def get(path, headers=None):
         return {"status": error.code, "body": error.read().decode(), "headers": dict(error.headers)}
 
 requests = json.loads(sys.argv[5])
-answers = [get(path, headers) for path, headers in requests]
+answers = [get(*request) for request in requests]
 server.terminate()
 out, err = server.communicate(timeout=10)
 print(json.dumps({"answers": answers, "seen": seen, "access_log": out.splitlines(), "error_log": err}))
 '''
 
 
-def test_gateway_routes_requests_to_the_backends(project: Path, eco: Ecosystem, tmp_path: Path) -> None:
-    """A real nginx with the derived configuration proxies to an echo server (in a private network)."""
+def run_gateway(conf: str, eco: Ecosystem, tmp_path: Path, requests: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """nginx with `conf` in a private network and mount namespace, echo servers standing in for
+    every backend (port 8000) and the collector (4318); each request is (path, headers[, method,
+    body size]). What the clients got and the echo servers saw."""
     probe = tmp_path / "probe.py"
     probe.write_text(_GATEWAY_PROBE, encoding="utf-8")
     private_tmp = tmp_path / "private-tmp"
     private_tmp.mkdir()
-    shutil.copy(project / "gateway" / "nginx.conf", private_tmp / "nginx.conf")
-    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    requests: list[tuple[str, dict[str, str]]] = [
-        ("/api/orders/items/7?limit=2", {"traceparent": traceparent, "tracestate": "vendor=1", "X-Request-ID": "abc"}),
-        ("/api/order-history/", {}),
-        ("/api/orders", {}),
-        ("/api/catalog/items", {}),
-        ("/healthz", {}),
-    ]
+    (private_tmp / "nginx.conf").write_text(conf, encoding="utf-8")
     proc = subprocess.run(
         [
             "unshare",
@@ -356,7 +357,21 @@ def test_gateway_routes_requests_to_the_backends(project: Path, eco: Ecosystem, 
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = json.loads(proc.stdout)
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def test_gateway_routes_requests_to_the_backends(project: Path, eco: Ecosystem, tmp_path: Path) -> None:
+    """A real nginx with the derived configuration proxies to an echo server (in a private network)."""
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    requests: list[tuple[str, dict[str, str]]] = [
+        ("/api/orders/items/7?limit=2", {"traceparent": traceparent, "tracestate": "vendor=1", "X-Request-ID": "abc"}),
+        ("/api/order-history/", {}),
+        ("/api/orders", {}),
+        ("/api/catalog/items", {}),
+        ("/healthz", {}),
+    ]
+    result = run_gateway((project / "gateway" / "nginx.conf").read_text(), eco, tmp_path, list(requests))
     orders, history, bare, catalog, health = result["answers"]
     assert orders["status"] == 200 and json.loads(orders["body"]) == {"path": "/items/7?limit=2"}
     assert history["status"] == 200 and json.loads(history["body"]) == {"path": "/"}
@@ -375,6 +390,35 @@ def test_gateway_routes_requests_to_the_backends(project: Path, eco: Ecosystem, 
     traced = next(entry for entry in logs if entry["uri"] == requests[0][0])
     assert traced["traceparent"] == traceparent and traced["status"] == 200
     assert traced["request_id"] == "abc"
+
+
+def frontend(name: str, port: int) -> Service:
+    return Service(name=name, kind="frontend", path=f"services/{name}", port=port, route="/", template=TEMPLATE)
+
+
+def test_gateway_passes_browsers_only_the_trace_ingest_small_and_rate_limited(tmp_path: Path) -> None:
+    eco = make_ecosystem((*SERVICES, frontend("web", 8004)))
+    conf = nginx_conf(eco)
+    span_batch = 4096
+    requests: list[tuple[Any, ...]] = [
+        ("/otlp/v1/traces", {"Content-Type": "application/x-protobuf"}, "POST", span_batch),
+        ("/otlp/v1/traces", {}, "GET"),
+        ("/otlp/v1/metrics", {}, "POST", 16),
+        ("/otlp/v1/logs", {}, "POST", 16),
+        ("/otlp/v1/traces", {}, "POST", 2 * 1024 * 1024),
+        *[("/otlp/v1/traces", {}, "POST", 16)] * 40,
+    ]
+    result = run_gateway(conf, eco, tmp_path, requests)
+    answers = [a["status"] for a in result["answers"]]
+    traces, get, metrics, logs, too_big, *burst = answers
+    assert traces == 200
+    assert get == 403, "POST only"
+    assert metrics == logs == 404, "the rest of the collector is not exposed"
+    assert too_big == 413
+    assert burst.count(429) > 0 and burst.count(200) > 0, burst
+    # Only what the gateway passed reached the echo servers: trace uploads, to the collector's path.
+    assert {(seen["method"], seen["path"]) for seen in result["seen"]} == {("POST", "/v1/traces")}
+    assert result["seen"][0]["bytes"] == span_batch
 
 
 # --- umbrella chart --------------------------------------------------------------------------
@@ -440,7 +484,8 @@ def test_httproutes_point_at_the_services(project: Path, eco: Ecosystem) -> None
         assert route["spec"]["parentRefs"] == [
             {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop-gateway"}
         ]
-        (rule,) = route["spec"]["rules"]
+        rule, private = route["spec"]["rules"]  # production: the API documents and probes are private
+        assert "backendRefs" not in private
         (backend_ref,) = rule["backendRefs"]
         target = services[backend_ref["name"]]
         assert backend_ref["port"] in [p["port"] for p in target["spec"]["ports"]]

@@ -2,7 +2,8 @@
 
 Each routed backend gets `<route>/` proxied to `http://<name>:8000/` (the prefix is stripped, as
 the HTTPRoute of the umbrella chart does in Kubernetes); the frontend gets `/`, and browsers send
-their traces to `/otlp/` (the collector's OTLP/HTTP port, same origin, so no CORS). The gateway
+their traces to `/otlp/v1/traces` (the collector's OTLP/HTTP trace ingest alone, same origin, so
+no CORS; POST only, size and rate limited). The gateway
 answers `/healthz` itself, passes the W3C trace context on, and logs one JSON object per request.
 """
 
@@ -14,6 +15,13 @@ from scaffold.wiring.compose import OTLP_BROWSER_PATH, OTLP_HTTP_PORT
 from scaffold.wiring.files import DerivedFile
 
 LISTEN_PORT = 8080
+# The collector's OTLP/HTTP trace ingest: all a browser needs of it.
+OTLP_TRACES_PATH = "/v1/traces"
+# What a browser may send to the collector through the gateway: a batch of spans is a few KiB,
+# the web SDK sends one every few seconds per tab.
+BROWSER_TRACES_MAX_BODY = "1m"
+BROWSER_TRACES_RATE = "10r/s"
+BROWSER_TRACES_BURST = 20
 
 _LOG_FIELDS = (
     ("time", "$time_iso8601", True),
@@ -58,10 +66,18 @@ def _root_location(ecosystem: Ecosystem) -> str:
             return 404 '{"detail":"Not Found"}\\n';
         }"""
     return f"""
-        # browser traces of {frontend.name}, same origin
+        # Browser traces of {frontend.name}, same origin: the collector's trace ingest and nothing
+        # else of it, POST only, small bodies, a rate per client (docs/templates.md).
+        location = {OTLP_BROWSER_PATH}{OTLP_TRACES_PATH} {{
+            limit_except POST {{
+                deny all;
+            }}
+            client_max_body_size {BROWSER_TRACES_MAX_BODY};
+            limit_req zone=browser_traces burst={BROWSER_TRACES_BURST} nodelay;
+            proxy_pass http://otel-collector:{OTLP_HTTP_PORT}{OTLP_TRACES_PATH};
+        }}
         location {OTLP_BROWSER_PATH}/ {{
-            client_max_body_size 5m;
-            proxy_pass http://otel-collector:{OTLP_HTTP_PORT}/;
+            return 404 '{{"detail":"Not Found"}}\\n';
         }}
         # {frontend.name}
         location / {{
@@ -114,6 +130,10 @@ http {{
         default $http_x_request_id;
         "" $request_id;
     }}
+
+    # Browser trace uploads: per client address, BROWSER_TRACES_RATE with bursts; 429 beyond.
+    limit_req_zone $binary_remote_addr zone=browser_traces:1m rate={BROWSER_TRACES_RATE};
+    limit_req_status 429;
 
     log_format json escape=json '{_log_format()}';
     access_log /dev/stdout json;

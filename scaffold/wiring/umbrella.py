@@ -22,7 +22,7 @@ from scaffold.model import ENVIRONMENT_NAMES, Ecosystem, Environment, Service
 from scaffold.wiring._render import GENERATED, YAML_HEADER, deep_merge, dump_yaml, text_file, yaml_file
 from scaffold.wiring.compose import OTLP_BROWSER_PATH
 from scaffold.wiring.files import DerivedFile
-from scaffold.wiring.gateway import route_prefix
+from scaffold.wiring.gateway import OTLP_TRACES_PATH, route_prefix
 from scaffold.wiring.monitoring import PLACEHOLDERS, release_rule_groups
 
 CHART_DIR: Final = "deploy/chart"
@@ -127,6 +127,7 @@ def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
             "namespace": "",
             "sectionName": "",
             "hostnames": [],
+            "exposeInternals": True,
         },
         "prometheusRule": {"enabled": True, "labels": {}},
     }
@@ -137,6 +138,9 @@ def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
         values["browserTraces"] = {
             "enabled": True,
             "collector": {"name": "otel-collector", "namespace": "", "port": 4318},
+            # The Gateway implementation's policies for the route (size and rate limits): the
+            # Gateway API has no portable field for either. Rendered as given.
+            "policies": [],
         }
     for service in _services(ecosystem):
         values[service.name] = {
@@ -155,6 +159,9 @@ def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
 def environment_values(ecosystem: Ecosystem, env: Environment) -> dict[str, Any]:
     sizing = SIZING.get(env.name, SIZING["staging"])
     values: dict[str, Any] = {"global": {"environment": env.name, "secretName": env.secret}}
+    if env.name == "production":
+        # API documents and probes are not public in production (INTERNAL_PATHS).
+        values["gateway"] = {"exposeInternals": False}
     for service in _services(ecosystem):
         values[service.name] = json.loads(json.dumps(sizing))
     return deep_merge(values, env.values)
@@ -191,8 +198,12 @@ def values_schema(ecosystem: Ecosystem) -> dict[str, Any]:
                 },
                 "sectionName": {"type": "string", "pattern": _DNS_LABEL_OR_EMPTY},
                 "hostnames": {"type": "array", "items": {"type": "string", "minLength": 1}},
+                "exposeInternals": {
+                    "type": "boolean",
+                    "description": "false: API documents and probes get no backend (the Gateway answers 500).",
+                },
             },
-            "required": ["enabled", "name", "namespace", "sectionName", "hostnames"],
+            "required": ["enabled", "name", "namespace", "sectionName", "hostnames", "exposeInternals"],
         },
         "prometheusRule": {
             "type": "object",
@@ -211,7 +222,7 @@ def values_schema(ecosystem: Ecosystem) -> dict[str, Any]:
     if _has_frontend(ecosystem):
         properties["browserTraces"] = {
             "type": "object",
-            "description": "HTTPRoute /otlp -> the cluster's OpenTelemetry collector, for the frontend's traces.",
+            "description": "HTTPRoute POST /otlp/v1/traces -> the cluster's OpenTelemetry collector (browser traces).",
             "additionalProperties": False,
             "properties": {
                 "enabled": {"type": "boolean"},
@@ -225,8 +236,13 @@ def values_schema(ecosystem: Ecosystem) -> dict[str, Any]:
                     },
                     "required": ["name", "namespace", "port"],
                 },
+                "policies": {
+                    "type": "array",
+                    "description": "Objects rendered next to the route: the implementation's rate and size limits.",
+                    "items": {"type": "object", "required": ["apiVersion", "kind", "metadata"]},
+                },
             },
-            "required": ["enabled", "collector"],
+            "required": ["enabled", "collector", "policies"],
         }
     for service in _services(ecosystem):
         properties[service.name] = {
@@ -335,6 +351,9 @@ metadata:
 spec:
   {{{{- include "{HELPERS}.gatewayAttachment" . | nindent 2 }}}}
 {_prefix_rule(prefix, "{{ $service }}", [f"port: {{{{ {values}.service.port }}}}"])}
+  {{{{- if not .Values.gateway.exposeInternals }}}}
+{_internal_rule(prefix, service)}
+  {{{{- end }}}}
 {{{{- end }}}}
 """
         )
@@ -347,6 +366,32 @@ spec:
         f'{{{{- $routes := include "{HELPERS}.hasAPI" (list $ "{HTTP_ROUTE.capability}") }}}}\n'
     )
     return header + "\n".join(blocks)
+
+
+# What is not public where gateway.exposeInternals is false: FastAPI's API documents, and every
+# kind's probes (the kubelet asks the pods directly, never through the Gateway).
+INTERNAL_PATHS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "backend": (
+        ("PathPrefix", "/docs"),
+        ("PathPrefix", "/redoc"),
+        ("Exact", "/openapi.json"),
+        ("Exact", "/livez"),
+        ("Exact", "/readyz"),
+    ),
+    "frontend": (("Exact", "/livez"), ("Exact", "/readyz")),
+}
+
+
+def _internal_rule(prefix: str, service: Service) -> str:
+    """A rule for the service's internal paths with no backend: per the Gateway API
+    (HTTPRouteRule.backendRefs, conformance test HTTPRouteNoBackendRefs) the Gateway itself
+    answers them with 500, and they never reach the service. Longer matches win over the prefix."""
+    base = "" if prefix == "/" else prefix
+    matches = "".join(
+        f"\n        - path:\n            type: {kind}\n            value: {base}{path}"
+        for kind, path in INTERNAL_PATHS.get(service.kind, ())
+    )
+    return f"    - matches:{matches}"
 
 
 def _has_frontend(ecosystem: Ecosystem) -> bool:
@@ -366,17 +411,33 @@ metadata:
     {{{{- include "{HELPERS}.labels" . | nindent 4 }}}}
 spec:
   {{{{- include "{HELPERS}.gatewayAttachment" . | nindent 2 }}}}
-{_prefix_rule(OTLP_BROWSER_PATH, "{{ $collector.name }}", _COLLECTOR_REF)}
+  # The browser's trace uploads alone: POST {OTLP_BROWSER_PATH}{OTLP_TRACES_PATH}, to the collector's
+  # {OTLP_TRACES_PATH}; the rest of the collector's ingest is not routed. Size and rate limits are
+  # the Gateway implementation's policies (browserTraces.policies).
+  rules:
+    - matches:
+        - method: POST
+          path:
+            type: Exact
+            value: {OTLP_BROWSER_PATH}{OTLP_TRACES_PATH}
+      filters:
+        - type: URLRewrite
+          urlRewrite:
+            path:
+              type: ReplaceFullPath
+              replaceFullPath: {OTLP_TRACES_PATH}
+      backendRefs:
+        - name: {{{{ $collector.name }}}}
+          {{{{- with $collector.namespace }}}}
+          namespace: {{{{ . }}}}
+          {{{{- end }}}}
+          port: {{{{ $collector.port }}}}
+{{{{- range .Values.browserTraces.policies }}}}
+---
+{{{{ toYaml . }}}}
+{{{{- end }}}}
 {{{{- end }}}}
 """
-
-
-_COLLECTOR_REF: Final = [
-    "{{- with $collector.namespace }}",
-    "namespace: {{ . }}",
-    "{{- end }}",
-    "port: {{ $collector.port }}",
-]
 
 
 def _prefix_rule(prefix: str, backend: str, backend_fields: list[str]) -> str:
