@@ -78,6 +78,10 @@ bench-all: bench system-packages validators
 	bash bench/update.sh
 	bash bench/check.sh
 
+## docs: regenerate the lists in docs/ that come from the code (kinds, --data keys)
+docs: install
+	$(BIN)/python -m tests.make_docs
+
 ## examples: regenerate examples/ from the templates (tests/test_examples.py compares them)
 examples: install
 	$(BIN)/python -m tests.make_examples examples

@@ -94,8 +94,9 @@ def convert(question: Question, value: str) -> object:
     return value
 
 
-def parse_data(pairs: list[str], template_dir: Path) -> dict[str, object]:
-    known = questions(template_dir)
+def parse_data(pairs: list[str], template_dir: Path, kind: str | None = None) -> dict[str, object]:
+    """Typed answers from `--data key=value`; with `kind`, only the questions that kind is asked."""
+    known = questions(template_dir) if kind is None else {**questions_for(template_dir, kind)}
     answers: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -109,6 +110,7 @@ def parse_data(pairs: list[str], template_dir: Path) -> dict[str, object]:
             )
         if key not in known:
             allowed = ", ".join(sorted(set(known) - SET_BY_SCAFFOLD))
-            raise UsageError(f"--data {key}: the template has no such question.", f"Known keys: {allowed}.")
+            which = "the template has" if kind is None else f"a {kind} has"
+            raise UsageError(f"--data {key}: {which} no such question.", f"Known keys: {allowed}.")
         answers[key] = convert(known[key], value)
     return answers

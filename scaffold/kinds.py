@@ -7,10 +7,18 @@ module turns a kind, a name and the template answers into the `Service` entry of
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 from scaffold.errors import ConflictError, UsageError
 from scaffold.model import Ecosystem, Kind, Service, TemplateRef
 from scaffold.prompts import Prompt
+
+# What `scaffold new KIND NAME` makes, in a line (help, docs/cli.md, docs/ecosystem-yaml.md).
+SUMMARIES: Final[dict[Kind, str]] = {
+    "backend": "an HTTP API (FastAPI) with PostgreSQL, publishing events",
+    "worker": "a RabbitMQ consumer with retries, dead letters and graceful shutdown",
+    "frontend": "a single-page app (Vite, TypeScript) served by nginx, calling a backend through the gateway",
+}
 
 
 def extra_prompts(kind: Kind, ecosystem: Ecosystem) -> list[Prompt]:

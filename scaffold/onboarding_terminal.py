@@ -29,7 +29,7 @@ class TerminalGuide:
     def __init__(self, console: Console) -> None:
         self.console = console
 
-    def welcome(self, ecosystem: str, completed: Sequence[int], first: int) -> None:
+    def welcome(self, ecosystem: str, completed: Sequence[int], first: int, notice: str | None = None) -> None:
         from rich.panel import Panel
 
         if completed:
@@ -41,6 +41,8 @@ class TerminalGuide:
                 "and shows how to run, test, watch, update and deliver it. Leave at any time: `scaffold onboard` "
                 "continues where you stopped."
             )
+        if notice:
+            message += f"\n\n{notice}"
         self.console.print(Panel(message, title=f"Welcome to the {ecosystem} ecosystem", expand=False))
 
     def show_step(self, number: int, total: int, title: str, text: str) -> None:

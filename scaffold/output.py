@@ -317,7 +317,7 @@ def doctor_lines(result: DoctorResult) -> list[str]:
 
 
 def onboard_lines(result: OnboardResult) -> list[str]:
-    lines: list[str] = []
+    lines: list[str] = [result.notice, ""] if result.notice and not result.shown else []
     if not result.shown:
         for report in result.steps:
             lines += [report.text.rstrip("\n"), ""]

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from scaffold.checks.tools import CHECKOV_HINT
 from scaffold.model import Environment
 
 Group = Literal["required", "delivery", "validator"]
@@ -124,7 +125,7 @@ REQUIREMENTS: Final[tuple[Requirement, ...]] = (
         "checkov",
         "validator",
         "scaffold check: security scan of Dockerfiles and manifests",
-        "pipx install checkov (its own environment: it pins an old packaging), or set CHECKOV=/path/to/checkov",
+        CHECKOV_HINT,
     ),
     Requirement(
         "helm-python-sdk",

@@ -166,6 +166,7 @@ class StepReport:
 @dataclass(frozen=True)
 class OnboardResult:
     root: Path
+    notice: str | None  # said before the steps run: what step 3 creates without asking
     steps: tuple[StepReport, ...]  # the steps run by this command
     completed: tuple[int, ...]  # every step done so far (remembered between runs)
     next_step: int | None  # where `scaffold onboard` continues; None when all are done

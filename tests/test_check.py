@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from scaffold.checks import runner
-from scaffold.checks.tools import VALIDATE_EXTRA, Tools, discover
+from scaffold.checks.tools import CHECKOV_HINT, VALIDATE_EXTRA, Tools, discover
 from scaffold.errors import ExitCode
 from scaffold.model import ENVIRONMENT_NAMES, INFRASTRUCTURE, KINDS
 from tests import validators
@@ -407,7 +407,7 @@ def test_discovery_sees_what_is_not_importable_or_on_path(monkeypatch: pytest.Mo
 def test_checkov_not_installed_is_said_not_passed(wired: Path, tmp_path: Path) -> None:
     proc = scaffold("check", cwd=wired, env={"CHECKOV": str(tmp_path / "no-checkov")}, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert "not run: checkov not installed — install checkov in a virtual environment of its own" in proc.stdout
+    assert f"not run: checkov not installed — {CHECKOV_HINT}" in proc.stdout
     assert "2 not run (validators missing, see above)" in proc.stdout
 
 

@@ -6,7 +6,11 @@ values.schema.json); `render` is `helm template`, each manifest parsed so broken
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -28,6 +32,21 @@ class RenderError(Exception):
     def __init__(self, finding: Finding) -> None:
         super().__init__(finding.message)
         self.finding = finding
+
+
+@contextmanager
+def native_logs_quiet() -> Iterator[None]:
+    """Helm's Go code logs to file descriptor 2 on its own (e.g. "found symbolic link in path" for each
+    of the umbrella's linked charts); that is noise around a report, so it goes to a scratch file meanwhile.
+    Helm's errors come back as values, not through that log."""
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _one_line(text: str) -> str:

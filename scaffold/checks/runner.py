@@ -14,11 +14,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any, Final
 from scaffold import ecosystem_file
 from scaffold.checks import answers, charts, checkov, compose, derived, dockerfile, source
 from scaffold.checks.findings import ECOSYSTEM, CheckRun, Finding, merge_environments, ran, skipped
+from scaffold.checks.helm import native_logs_quiet
 from scaffold.checks.tools import Tools, discover, install_hint
 from scaffold.model import Ecosystem, Service
 
@@ -240,20 +239,6 @@ def _plan_checkov(
         plan.units.append(_Unit(3.0 + 0.3 * len(batch), work))
 
 
-@contextmanager
-def _native_logs_quiet() -> Iterator[None]:
-    """Helm's Go code logs to file descriptor 2 on its own (e.g. about the umbrella's symlinked charts);
-    that is noise around a report, so it goes to a scratch file while the checks run."""
-    with tempfile.TemporaryFile() as sink:
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def _timed(unit: _Unit) -> tuple[list[Part], float]:
     started = time.perf_counter()
     parts = unit.work()
@@ -282,7 +267,7 @@ def _execute(units: list[_Unit], jobs: int, *, whole: bool) -> list[CheckRun]:
     units = sorted(units, key=lambda u: -u.cost)
     by_check: dict[tuple[str, str], tuple[dict[str | None, list[Finding]], float]] = {}
     rendered: dict[str, dict[str, list[charts.ObjectKey]]] = {}  # environment -> subject -> objects
-    with _native_logs_quiet():
+    with native_logs_quiet():
         for parts, seconds in _results(units, jobs):
             for part in parts:
                 per_environment, spent = by_check.get((part.subject, part.check), ({}, 0.0))

@@ -19,10 +19,10 @@ from typing import Final
 
 VALIDATE_EXTRA: Final = "pip install 'scaffold[validate]'"
 CHECKOV_VERSION: Final = "3.3.30"
+# The one install hint for checkov: `scaffold check` and `scaffold doctor` both give it.
 CHECKOV_HINT: Final = (
-    "install checkov in a virtual environment of its own (it pins packaging<24): "
-    f"python3 -m venv ~/.venvs/checkov && ~/.venvs/checkov/bin/pip install checkov=={CHECKOV_VERSION}, "
-    "then put it on PATH or set CHECKOV=~/.venvs/checkov/bin/checkov"
+    f"pipx install checkov=={CHECKOV_VERSION} (an environment of its own: checkov pins packaging<24), "
+    "or set CHECKOV=/path/to/checkov"
 )
 
 

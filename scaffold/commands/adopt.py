@@ -129,7 +129,10 @@ def adopt(
         templates = template_dir(current, root)
         origin = origins.read(directory, answers_file(templates), questions_for(templates, checked_kind), checked_kind)
         base, base_note = _base_version(root, current, version, origin)
-        given = {**{k: v for k, v in origin.answers.items() if k != "name"}, **parse_data(data or [], templates)}
+        given = {
+            **{k: v for k, v in origin.answers.items() if k != "name"},
+            **parse_data(data or [], templates, checked_kind),
+        }
         service_name = name or str(origin.answers.get("name") or directory.name)
         check_new_service_name(service_name, (s.name for s in ecosystem.services), ecosystem.name)
         notes: list[str] = []

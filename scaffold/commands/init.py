@@ -79,7 +79,7 @@ def init(
     target = parent / name
     _check_target(target)
     ref = latest_ref(normalise_source(templates) if templates else BUILTIN)
-    given = parse_data(data, template_dir(ref))
+    given = parse_data(data, template_dir(ref), "ecosystem")
     prompts = [
         Prompt("description", "What is the ecosystem for (one line)?", f"The {name} ecosystem"),
         Prompt("registry", "Container registry for the images", f"registry.example.com/{name}"),

@@ -101,7 +101,7 @@ def new_service(
                 f"{root / path} already exists.", "Move it away or choose another name; scaffold never overwrites it."
             )
         template = service_ref(root, ecosystem.template)
-        given = parse_data(data, template_dir(template, root))
+        given = parse_data(data, template_dir(template, root), checked_kind)
         answers = resolve(service_prompts(checked_kind, name, ecosystem), given, defaults=defaults, asker=asker)
         port = check_port(answers["port"], ecosystem)
         service = service_entry(checked_kind, name, port, answers, ecosystem, template)

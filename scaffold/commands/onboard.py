@@ -39,7 +39,7 @@ FIRST_NAMES: Final[dict[Kind, str]] = {"backend": "hello", "worker": "hello-work
 class Guide(Protocol):
     """The terminal side of the walkthrough (scaffold.onboarding_terminal)."""
 
-    def welcome(self, ecosystem: str, completed: Sequence[int], first: int) -> None: ...
+    def welcome(self, ecosystem: str, completed: Sequence[int], first: int, notice: str | None) -> None: ...
 
     def show_step(self, number: int, total: int, title: str, text: str) -> None: ...
 
@@ -153,6 +153,17 @@ def _create(
     return new_service(root, chosen, name, data=data, defaults=True, dry_run=False, asker=None)
 
 
+def _first_service_notice(root: Path, kind: Kind | None, name: str | None) -> str:
+    """What step 3 will create without asking, said before anything runs."""
+    ecosystem = ecosystem_file.load(root).model
+    chosen = _kind(ecosystem, kind, None)
+    named = name or _free_name(ecosystem, chosen)
+    choose = "" if kind and name else " (`--kind KIND --name NAME` choose another)"
+    return (
+        f"Step 3 creates a first service: a {chosen} named '{named}' in services/{named}, with default answers{choose}."
+    )
+
+
 def _run_step(
     root: Path,
     number: int,
@@ -202,8 +213,9 @@ def onboard(
             "Pass --defaults to run the remaining steps without questions, or --step N to run one step.",
         )
     todo = [step] if step is not None else [n for n in range(1, LAST_STEP + 1) if n not in progress.completed]
+    notice = _first_service_notice(root, checked_kind, name) if 3 in todo and defaults else None
     if guide is not None and step is None and todo:
-        guide.welcome(ecosystem_file.load(root).model.name, progress.completed, todo[0])
+        guide.welcome(ecosystem_file.load(root).model.name, progress.completed, todo[0], notice)
     reports: list[StepReport] = []
     for position, number in enumerate(todo):
         report = _run_step(
@@ -221,6 +233,7 @@ def onboard(
             break
     return OnboardResult(
         root=root,
+        notice=notice,
         steps=tuple(reports),
         completed=progress.completed,
         next_step=progress.next_step(),

@@ -117,14 +117,24 @@ def _dirty(place: Place, exclude: tuple[str, ...]) -> list[str]:
     return [line[3:] for line in out.decode().splitlines()]
 
 
-def _recorded_tag(place: Place, name: str) -> str:
-    """The `_commit` of the answers file as committed (HEAD)."""
+def _commit_first(root: Path, place: Place, target: Target) -> str:
+    """Why a target whose answers file is not committed cannot be updated, with the commands that fix it."""
+    if place.repo.resolve() == root.resolve():
+        command = f"git add {target.location} && git commit -m 'Add {target.name}'"
+    else:
+        where = os.path.relpath(place.repo, root)
+        command = f"git -C {where} add -A && git -C {where} commit -m 'Add {target.name}'"
+    return f"its answers file is not committed yet: commit first (`{command}`), then run the update again"
+
+
+def _recorded_tag(place: Place, name: str) -> str | None:
+    """The `_commit` of the answers file as committed (HEAD); None when it is not committed."""
     import yaml
 
     try:
         text = git("show", f"HEAD:{place.git_path(name)}", cwd=place.repo)
     except GitError:
-        raise ScaffoldError(f"its answers file {name} is not committed", "Commit the service first.") from None
+        return None
     answers = yaml.safe_load(text) if text else None
     tag = answers.get("_commit") if isinstance(answers, dict) else None
     if not isinstance(tag, str) or parse_version(tag) is None:
@@ -199,7 +209,17 @@ def _prepare(
             prepared.places[target.name] = place
             recorded = lib.find(target.template.version)
             name = answers_file(lib.directory(recorded)) if recorded else answers_file(lib.directory(goal))
-            current = lib.require(_recorded_tag(place, name))
+            tag = _recorded_tag(place, name)
+            if tag is None and target.template.version == goal.version and not given[target.template.source]:
+                # Just made by `new` and not committed yet: at the newest version, there is nothing to merge.
+                prepared.versions[target.name] = goal
+                prepared.done.append(
+                    TargetUpdate(target.name, target.location, "up-to-date", goal.version, goal.version)
+                )
+                continue
+            if tag is None:
+                raise ScaffoldError(_commit_first(root, place, target), "Commit the service, then run again.")
+            current = lib.require(tag)
         except ScaffoldError as err:
             prepared.done.append(_failed(target, err.message, target.template.version, goal.version))
             continue
