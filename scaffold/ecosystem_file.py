@@ -26,6 +26,7 @@ from scaffold.model import (
     Environment,
     Infrastructure,
     Service,
+    Team,
     TemplateRef,
 )
 
@@ -102,6 +103,8 @@ def _build(data: dict[str, Any]) -> Ecosystem:
                 calls=_strings(entry.get("calls")),
                 repository=entry.get("repository"),
                 commit=entry.get("commit"),
+                owner=entry.get("owner"),
+                lifecycle=entry.get("lifecycle", "production"),
             )
         )
     environments = tuple(
@@ -130,6 +133,11 @@ def _build(data: dict[str, Any]) -> Ecosystem:
             scaffold=(data.get("ci") or {}).get("scaffold"),
             update_schedule=(data.get("ci") or {}).get("update_schedule") or DEFAULT_UPDATE_SCHEDULE,
         ),
+        owner=data.get("owner"),
+        teams={
+            str(name): Team(github=team.get("github"), receiver=dict(team.get("receiver") or {}))
+            for name, team in (data.get("teams") or {}).items()
+        },
     )
 
 

@@ -26,6 +26,8 @@ INFRASTRUCTURE_SERVICES: Final[tuple[str, ...]] = (
     "redis",
 )
 
+Lifecycle = Literal["experimental", "production", "deprecated"]
+
 ENVIRONMENT_NAMES: Final[tuple[str, ...]] = ("test", "staging", "production")
 
 # Host ports the root compose.yaml publishes (or keeps free) for the shared infrastructure.
@@ -46,6 +48,8 @@ META_PROJECT_ENTRIES: Final[frozenset[str]] = frozenset(
         ".copier-answers.yml",
         "README.md",
         "renovate.json",
+        "catalog-info.yaml",
+        "catalog",
         "ecosystem.yaml",
         "compose.yaml",
         "gateway",
@@ -102,6 +106,8 @@ class Service:
     calls: tuple[str, ...] = ()  # services whose API it calls through the gateway (frontends)
     repository: str | None = None  # git URL of the service's own repository, checked out at `path`
     commit: str | None = None  # with `repository`: the commit of it the meta-project builds and delivers
+    owner: str | None = None  # the team owning it (CODEOWNERS, alert routing, the Backstage catalog)
+    lifecycle: Lifecycle = "production"  # its lifecycle in the Backstage catalog
 
     @property
     def package(self) -> str:
@@ -136,6 +142,14 @@ class Alerting:
 
 
 @dataclass(frozen=True)
+class Team:
+    """A team that owns services (`teams.<name>` in ecosystem.yaml)."""
+
+    github: str | None = None  # its GitHub handle for CODEOWNERS (@org/team or @user)
+    receiver: dict[str, object] = field(default_factory=dict)  # Alertmanager receiver fields of its service alerts
+
+
+@dataclass(frozen=True)
 class Ecosystem:
     name: str
     description: str
@@ -145,6 +159,8 @@ class Ecosystem:
     services: tuple[Service, ...]
     alerting: Alerting = field(default_factory=Alerting)
     ci: CiSettings = field(default_factory=CiSettings)
+    owner: str | None = None  # the team owning the meta-project itself
+    teams: dict[str, Team] = field(default_factory=dict)
 
     def service(self, name: str) -> Service | None:
         return next((s for s in self.services if s.name == name), None)

@@ -534,3 +534,29 @@ def test_receivers_of_ecosystem_yaml_reach_the_alertmanager_config(tmp_path: Pat
     assert receivers["shop-node"] == {"name": "shop-node", **hook}
     rollback = receivers["shop-rollback"]["webhook_configs"][0]["url"]
     assert rollback == "http://shop-rollback-relay.observability.svc:8080/alerts"
+
+
+@pytest.mark.parametrize(
+    ("service", "receivers"),
+    [
+        ("shop-orders", ["shop-team-payments"]),  # in a cluster: the Kubernetes Service's name
+        ("orders", ["shop-team-payments"]),  # in compose
+        ("shop-inventory", ["shop-service"]),  # its team has no receiver: the level's
+        ("ordersx", ["shop-service"]),
+    ],
+)
+def test_service_alerts_go_to_the_owning_teams_receiver(tmp_path: Path, service: str, receivers: list[str]) -> None:
+    from scaffold.model import Team
+    from tests.test_wiring import backend
+
+    hook: dict[str, object] = {"webhook_configs": [{"url": "https://chat.example.com/hooks/payments"}]}
+    eco = make_ecosystem((dataclasses.replace(backend("orders", 8001), owner="payments"), backend("inventory", 8002)))
+    eco = dataclasses.replace(eco, owner="platform", teams={"payments": Team(receiver=hook), "platform": Team()})
+    write_files(derive(eco), tmp_path)
+    config = str(tmp_path / ALERTMANAGER_CONFIG)
+    assert "SUCCESS" in _amtool("check-config", config)
+    matchers = ["ecosystem=shop", "level=service", f"service={service}"]
+    assert _amtool("config", "routes", "test", f"--config.file={config}", *matchers).strip().split(",") == receivers
+    rollback = [*matchers, "rollback=true", "environment=production"]
+    with_rollback = _amtool("config", "routes", "test", f"--config.file={config}", *rollback)
+    assert with_rollback.strip().split(",") == ["shop-rollback", *receivers]

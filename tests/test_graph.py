@@ -6,7 +6,6 @@ looking at the picture; regenerate them with SCAFFOLD_UPDATE_SNAPSHOTS=1 and rev
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -22,11 +21,11 @@ from scaffold.model import Ecosystem, Environment, Service, TemplateRef
 from scaffold.wiring import derive
 from tests.helpers import diff, scaffold, snapshot
 from tests.hidden_tools import path_without
+from tests.npm_packages import installed
 
 REPO = Path(__file__).resolve().parent.parent
 SNAPSHOTS = REPO / "tests" / "snapshots"
 EXAMPLE = REPO / "examples" / "shop"
-MERMAID_PACKAGE = REPO / "tests" / "mermaid"
 CHROMIUM = "/usr/bin/chromium"
 T = TemplateRef("builtin", "0.1.0")
 
@@ -266,29 +265,7 @@ def test_json_output_carries_the_text() -> None:
 
 def _mermaid_cli() -> Path:
     """mermaid-cli installed from tests/mermaid's lock file, cached outside the repository."""
-    lock = (MERMAID_PACKAGE / "package-lock.json").read_bytes()
-    key = hashlib.sha256(lock + (MERMAID_PACKAGE / "package.json").read_bytes()).hexdigest()[:16]
-    cache = Path(os.environ.get("SCAFFOLD_TEST_CACHE", Path.home() / ".cache" / "scaffold-tests"))
-    target = cache / f"mermaid-cli-{key}"
-    mmdc = target / "node_modules" / ".bin" / "mmdc"
-    if not mmdc.exists():
-        staging = cache / f"mermaid-cli-{key}.{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(MERMAID_PACKAGE / name, staging / name)
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=staging,
-            env={**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1"},
-            check=True,
-            capture_output=True,
-        )
-        try:
-            staging.rename(target)
-        except OSError:  # another worker installed it first
-            shutil.rmtree(staging, ignore_errors=True)
-    return mmdc
+    return installed("mermaid", {"PUPPETEER_SKIP_DOWNLOAD": "1"}) / "node_modules" / ".bin" / "mmdc"
 
 
 @pytest.mark.e2e

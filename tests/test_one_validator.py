@@ -73,6 +73,16 @@ REFUSED: list[tuple[str, Callable[[str], str], str]] = [
     ("a context with an expression", _replace("context: shop-test", "context: '${{ secrets.X }}'"), "kubeconfig"),
     ("a registry with a newline", _replace("registry: registry.example.com/shop", 'registry: "r.io/x\\ny"'), "image"),
     ("a port of the infrastructure", _replace("port: 8001", "port: 9090"), "shared infrastructure"),
+    (
+        "an owner that is no team name",
+        _replace("    kind: backend", "    kind: backend\n    owner: 'Team A'"),
+        "team name",
+    ),
+    (
+        "a GitHub handle without @",
+        _replace("services:", "teams:\n  payments: {github: acme/payments}\nservices:"),
+        "GitHub",
+    ),
     ("a YAML alias bomb", _bomb, "more than 100000 values"),
     ("deep nesting", _deep, "nested"),
     *[

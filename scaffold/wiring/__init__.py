@@ -14,6 +14,7 @@ from scaffold.wiring import (
     gateway,
     monitoring,
     onboarding_guide,
+    owners,
     pipeline,
     platform,
     umbrella,
@@ -27,7 +28,18 @@ __all__ = ["DerivedFile", "derive"]
 def derive(ecosystem: Ecosystem) -> tuple[DerivedFile, ...]:
     """All derived files, sorted by path."""
     files: list[DerivedFile] = []
-    for module in (compose, gateway, umbrella, platform, monitoring, pipeline, update_workflow, docs, onboarding_guide):
+    for module in (
+        compose,
+        gateway,
+        umbrella,
+        platform,
+        monitoring,
+        owners,
+        pipeline,
+        update_workflow,
+        docs,
+        onboarding_guide,
+    ):
         files.extend(module.derive(ecosystem))
     paths = [f.path for f in files]
     duplicated = {p for p in paths if paths.count(p) > 1}

@@ -328,9 +328,34 @@ def receiver_name(ecosystem: Ecosystem, purpose: str) -> str:
     return f"{ecosystem.name}-{purpose}"
 
 
+def team_receiver_name(ecosystem: Ecosystem, team: str) -> str:
+    return receiver_name(ecosystem, f"team-{team}")
+
+
+def _teams_with_receivers(ecosystem: Ecosystem) -> list[str]:
+    return sorted(name for name, team in ecosystem.teams.items() if team.receiver)
+
+
+def owner_routes(ecosystem: Ecosystem) -> list[dict[str, Any]]:
+    """Under the service level, one route per team with a receiver: its services' alerts go to it.
+
+    A service alert names the service in its `service` label: the service's name in compose, its
+    Kubernetes Service (`<release>-<name>`, the release being the ecosystem) in a cluster, where
+    the workload rules also name it alone; the matcher takes both.
+    """
+    routes = []
+    for team in _teams_with_receivers(ecosystem):
+        owned = sorted(s.name for s in ecosystem.services if (s.owner or ecosystem.owner) == team)
+        if owned:
+            pattern = f"({ecosystem.name}-)?({'|'.join(owned)})"
+            routes.append({"receiver": team_receiver_name(ecosystem, team), "matchers": [f'service=~"{pattern}"']})
+    return routes
+
+
 def alertmanager_config(ecosystem: Ecosystem) -> dict[str, Any]:
-    """Alertmanager's configuration for the ecosystem's alerts: one route per level, and every
-    rollback alert of a known environment also to the relay that starts the rollback job."""
+    """Alertmanager's configuration for the ecosystem's alerts: one route per level (service alerts
+    to their owning team's receiver when it has one), and every rollback alert of a known
+    environment also to the relay that starts the rollback job."""
     environments = sorted(
         {e.name for e in ecosystem.environments},
         key=lambda n: (ENVIRONMENT_NAMES.index(n) if n in ENVIRONMENT_NAMES else len(ENVIRONMENT_NAMES), n),
@@ -348,7 +373,12 @@ def alertmanager_config(ecosystem: Ecosystem) -> dict[str, Any]:
         "repeat_interval": "1h",
         "continue": True,
     }
-    level_routes = [{"receiver": receiver_name(ecosystem, level), "matchers": [f'level="{level}"']} for level in LEVELS]
+    level_routes: list[dict[str, Any]] = [
+        {"receiver": receiver_name(ecosystem, level), "matchers": [f'level="{level}"']} for level in LEVELS
+    ]
+    team_routes = owner_routes(ecosystem)
+    if team_routes:
+        level_routes[LEVELS.index("service")]["routes"] = team_routes
     receivers: list[dict[str, Any]] = [{"name": receiver_name(ecosystem, "default")}]
     receivers.append(
         {
@@ -358,6 +388,8 @@ def alertmanager_config(ecosystem: Ecosystem) -> dict[str, Any]:
     )
     for level in LEVELS:
         receivers.append({"name": receiver_name(ecosystem, level), **ecosystem.alerting.receivers.get(level, {})})
+    for team in _teams_with_receivers(ecosystem):
+        receivers.append({"name": team_receiver_name(ecosystem, team), **ecosystem.teams[team].receiver})
     return {
         "route": {
             "receiver": receiver_name(ecosystem, "default"),
@@ -395,6 +427,7 @@ def derive(ecosystem: Ecosystem) -> list[DerivedFile]:
             alertmanager_config(ecosystem),
             comment="Alertmanager routing of the ecosystem's alerts: by level (service, cluster, node), and\n"
             'rollback: "true" alerts also to the rollback relay, which starts the pipeline\'s rollback job.\n'
-            "Notification settings per level: alerting.receivers in ecosystem.yaml. See docs/delivery.md.",
+            "Notification settings per level: alerting.receivers in ecosystem.yaml; service alerts go to\n"
+            "their owner's receiver instead when it has one (teams.<team>.receiver). See docs/delivery.md.",
         ),
     ]
