@@ -36,11 +36,30 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: rich would cost a tenth of a second at every start
     pretty_exceptions_enable=False,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion: one command to set up completion for your shell
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 _KINDS = ", ".join(KINDS)
+
+
+def _complete_kinds(incomplete: str) -> list[str]:
+    """Shell completion of a kind (`scaffold --install-completion` sets completion up)."""
+    return [kind for kind in KINDS if kind.startswith(incomplete)]
+
+
+def _complete_services(incomplete: str) -> list[str]:
+    """Shell completion of a service name: the services of the meta-project the shell is in."""
+    try:
+        from scaffold import ecosystem_file
+        from scaffold.project import find_root
+
+        services = ecosystem_file.load(find_root(Path.cwd())).model.services
+    except Exception:  # noqa: BLE001 - outside a meta-project, or a broken one: nothing to offer
+        return []
+    return [s.name for s in services if s.name.startswith(incomplete)]
+
+
 Directory = Annotated[
     Path | None,
     typer.Option("-C", "--directory", help="Run as if started in this directory.", show_default=False),
@@ -140,7 +159,9 @@ def init(
 
 @app.command(short_help="Render a service and wire it in: scaffold new backend orders")
 def new(
-    kind: Annotated[str, typer.Argument(help=f"What to create: {_KINDS}.", show_default=False)],
+    kind: Annotated[
+        str, typer.Argument(help=f"What to create: {_KINDS}.", show_default=False, autocompletion=_complete_kinds)
+    ],
     name: Annotated[str, typer.Argument(help="Service name: lowercase letters, digits, '-'.")],
     directory: Directory = None,
     data: Data = None,
@@ -194,7 +215,7 @@ def list_(
 
 @app.command(short_help="Unwire a service: scaffold remove orders [--delete-code]")
 def remove(
-    name: Annotated[str, typer.Argument(help="The service to unwire.")],
+    name: Annotated[str, typer.Argument(help="The service to unwire.", autocompletion=_complete_services)],
     directory: Directory = None,
     delete_code: Annotated[bool, typer.Option("--delete-code", help="Also delete the service's directory.")] = False,
     force: Annotated[
@@ -293,7 +314,12 @@ def graph(
 @app.command(short_help="Validate everything generated with real validators: scaffold check [NAME...]")
 def check(
     names: Annotated[
-        list[str] | None, typer.Argument(help="Services to check (default: the whole ecosystem).", show_default=False)
+        list[str] | None,
+        typer.Argument(
+            help="Services to check (default: the whole ecosystem).",
+            show_default=False,
+            autocompletion=_complete_services,
+        ),
     ] = None,
     directory: Directory = None,
     no_checkov: Annotated[bool, typer.Option("--no-checkov", help="Leave checkov out even when installed.")] = False,
@@ -308,7 +334,8 @@ def check(
     from scaffold.errors import ExitCode
     from scaffold.output import error, show
 
-    result = _run(lambda: run(_start(directory), names or [], checkov=not no_checkov, jobs=jobs))
+    progress = _progress("checking", as_json)
+    result = _run(lambda: run(_start(directory), names or [], checkov=not no_checkov, jobs=jobs, progress=progress))
     show(result, as_json=as_json)
     if not result.ok:
         from scaffold.checks.report import failure
@@ -321,7 +348,11 @@ def check(
 def update(
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="Services to update (the ecosystem's own name: the meta-project).", show_default=False),
+        typer.Argument(
+            help="Services to update (the ecosystem's own name: the meta-project).",
+            show_default=False,
+            autocompletion=_complete_services,
+        ),
     ] = None,
     all_targets: Annotated[bool, typer.Option("--all", help="Every service and the meta-project.")] = False,
     to: Annotated[
@@ -370,7 +401,9 @@ def update(
 @app.command(short_help="Bring an existing service under the templates: scaffold adopt services/x --kind backend")
 def adopt(
     path: Annotated[str, typer.Argument(help="The service's directory, inside the meta-project.")],
-    kind: Annotated[str, typer.Option("--kind", help=f"What it is: {_KINDS}.", show_default=False)],
+    kind: Annotated[
+        str, typer.Option("--kind", help=f"What it is: {_KINDS}.", show_default=False, autocompletion=_complete_kinds)
+    ],
     name: Annotated[
         str | None, typer.Option("--name", help="Its name (default: from its answers, else the directory's).")
     ] = None,
@@ -400,7 +433,7 @@ def adopt(
 
 @app.command(short_help="A service's own changes against its template: scaffold diff orders")
 def diff(
-    name: Annotated[str, typer.Argument(help="The service.")],
+    name: Annotated[str, typer.Argument(help="The service.", autocompletion=_complete_services)],
     trust: Trust = False,
     directory: Directory = None,
     as_json: Json = False,
@@ -455,12 +488,10 @@ def propose_updates(
 
 
 def _progress(label: str, as_json: bool) -> Callable[[int, int, str], None] | None:
-    """A progress bar on standard error when it is a terminal (never in CI logs or with --json)."""
-    if as_json or not sys.stderr.isatty():
-        return None
-    from scaffold.update.progress import ProgressBar
+    """A progress bar on a terminal; nothing in CI logs or with --json (scaffold.progress)."""
+    from scaffold.progress import terminal_progress
 
-    return ProgressBar(label)
+    return terminal_progress(label, as_json=as_json)
 
 
 Environment = Annotated[str, typer.Argument(help="The environment: test, staging, production (ecosystem.yaml).")]

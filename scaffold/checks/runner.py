@@ -28,6 +28,7 @@ from scaffold.checks.findings import ECOSYSTEM, CheckRun, Finding, merge_environ
 from scaffold.checks.helm import native_logs_quiet
 from scaffold.checks.tools import Tools, discover, install_hint
 from scaffold.model import Ecosystem, Service
+from scaffold.progress import Progress
 
 TARGETS_PER_CHECKOV_RUN: Final = 4
 CHECKS: Final = ("ecosystem.yaml", "derived", "files", "answers", "compose", "chart", "dockerfile", "checkov")
@@ -262,13 +263,17 @@ def _results(units: list[_Unit], jobs: int) -> Iterable[tuple[list[Part], float]
         yield from pool.map(_timed, units)
 
 
-def _execute(units: list[_Unit], jobs: int, *, whole: bool) -> list[CheckRun]:
+def _execute(units: list[_Unit], jobs: int, *, whole: bool, progress: Progress | None = None) -> list[CheckRun]:
     """Run the units, longest first, and merge their parts into one CheckRun per subject and check."""
     units = sorted(units, key=lambda u: -u.cost)
     by_check: dict[tuple[str, str], tuple[dict[str | None, list[Finding]], float]] = {}
     rendered: dict[str, dict[str, list[charts.ObjectKey]]] = {}  # environment -> subject -> objects
     with native_logs_quiet():
-        for parts, seconds in _results(units, jobs):
+        if progress:
+            progress(0, len(units), "")
+        for done, (parts, seconds) in enumerate(_results(units, jobs), start=1):
+            if progress:
+                progress(done, len(units), f"{parts[0].subject} {parts[0].check}" if parts else "")
             for part in parts:
                 per_environment, spent = by_check.get((part.subject, part.check), ({}, 0.0))
                 per_environment.setdefault(part.environment, []).extend(part.findings)
@@ -302,6 +307,7 @@ def run(
     checkov_asked: bool = True,
     jobs: int | None = None,
     tools: Tools | None = None,
+    progress: Progress | None = None,
 ) -> tuple[CheckRun, ...]:
     """Every check of the meta-project at `root` (of the services `names` only, when given)."""
     tools = tools or discover(checkov=checkov_asked)
@@ -335,6 +341,6 @@ def run(
         _plan_service(plan, root, ecosystem, document.tree, service, tools)
     if checkov_asked:
         _plan_checkov(plan, root, ecosystem, services, tools, whole, jobs)
-    runs = [schema_run, *plan.skipped, *_execute(plan.units, jobs, whole=whole)]
+    runs = [schema_run, *plan.skipped, *_execute(plan.units, jobs, whole=whole, progress=progress)]
     subjects = [ECOSYSTEM, *(s.name for s in ecosystem.services)]
     return tuple(sorted(runs, key=lambda r: (subjects.index(r.subject), CHECKS.index(r.check))))

@@ -12,6 +12,7 @@ from pathlib import Path
 from scaffold import ecosystem_file
 from scaffold.checks.runner import run
 from scaffold.errors import NotFoundError, UsageError
+from scaffold.progress import Progress
 from scaffold.project import find_root, reading
 from scaffold.results import CheckResult
 
@@ -31,13 +32,15 @@ def _check_names(root: Path, names: list[str]) -> None:
         )
 
 
-def check(start: Path, names: list[str], *, checkov: bool = True, jobs: int | None = None) -> CheckResult:
+def check(
+    start: Path, names: list[str], *, checkov: bool = True, jobs: int | None = None, progress: Progress | None = None
+) -> CheckResult:
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs}: at least one check must run at a time.", "Example: --jobs 4")
     root = find_root(start)
     with reading(root):
         _check_names(root, names)
-        runs = run(root, names, checkov_asked=checkov, jobs=jobs)
+        runs = run(root, names, checkov_asked=checkov, jobs=jobs, progress=progress)
     errors = sum(1 for r in runs for f in r.findings if f.severity == "error")
     warnings = sum(1 for r in runs for f in r.findings if f.severity == "warning")
     not_run = sum(1 for r in runs if r.status == "skipped")

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Final
 
 from scaffold import ecosystem_file
-from scaffold.commands.update import EXIT_FAILED, Progress, update
+from scaffold.commands.update import EXIT_FAILED, update
 from scaffold.errors import ConflictError, ScaffoldError, UsageError
+from scaffold.progress import Progress
 from scaffold.project import find_root, reading
 from scaffold.proposals import branches, github, text
 from scaffold.results import Proposal, ProposeResult, TargetUpdate

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -24,6 +24,7 @@ from scaffold import ecosystem_file
 from scaffold.answers import parse_data
 from scaffold.errors import ExitCode, NotFoundError, ScaffoldError, UsageError
 from scaffold.model import Ecosystem, TemplateRef
+from scaffold.progress import Progress
 from scaffold.project import find_root, locked
 from scaffold.results import Change, TargetUpdate, UpdateResult
 from scaffold.template_repo import GitError, git, parse_version
@@ -46,8 +47,6 @@ EXIT_CONFLICTS: Final = int(ExitCode.UPDATE_CONFLICTS)
 EXIT_FAILED: Final = int(ExitCode.UPDATE_FAILED)
 # Answers that scaffold keeps in ecosystem.yaml too: changing them is not an update's job.
 FIXED_ANSWERS: Final = frozenset({"port"})
-
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
