@@ -1,4 +1,6 @@
-"""Regenerate the lists in docs/ that come from the code: `python -m tests.make_docs` (`make docs`).
+"""Regenerate what docs/ holds from the code: `python -m tests.make_docs` (`make docs`).
+
+docs/schemas/<command>.json are the JSON Schemas of `--json` (scaffold.json_schema).
 
 The kinds (scaffold.model.KINDS, scaffold.kinds) and the `--data` keys each command takes
 (templates/copier.yml, read by scaffold.answers as the commands read it) are written between
@@ -71,11 +73,31 @@ def generate(text: str, names: tuple[str, ...]) -> str:
     return text
 
 
+SCHEMAS: Final = REPO / "docs" / "schemas"
+
+
+def schema_files() -> dict[str, str]:
+    """docs/schemas/<command>.json -> its text."""
+    import json
+
+    from scaffold.json_schema import COMMANDS, schema
+
+    return {f"{command}.json": json.dumps(schema(command), indent=2) + "\n" for command in COMMANDS}
+
+
 def main() -> None:
     for relative, names in SECTIONS.items():
         path = REPO / relative
         path.write_text(generate(path.read_text(encoding="utf-8"), names), encoding="utf-8")
         print(f"wrote {relative}")
+    SCHEMAS.mkdir(exist_ok=True)
+    files = schema_files()
+    for stale in SCHEMAS.glob("*.json"):
+        if stale.name not in files:
+            stale.unlink()
+    for name, text in files.items():
+        (SCHEMAS / name).write_text(text, encoding="utf-8")
+    print(f"wrote {len(files)} schemas in docs/schemas/")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from scaffold.proposals.branches import TRAILER
 from scaffold.proposals.github import API_VERSION
 from tests.fake_github import FakeGitHub, fake_github
 from tests.helpers import scaffold
+from tests.test_json_schemas import validate
 from tests.update_helpers import TemplateRepo, commit_all, git, meta_project
 
 BRANCH = "scaffold/template-updates"
@@ -103,6 +104,7 @@ def test_one_branch_and_one_pull_request_per_changed_repository_reused_by_the_ne
     _, code, out, err = world.ci_run("first")
 
     assert code == 0, out + err
+    validate("propose-updates", out)  # the output fits docs/schemas/propose-updates.json
     report = json.loads(out)
     assert [p["reason"] for p in report["proposals"]] == [None, None]
     assert [(p["repository"], p["outcome"], p["pull_request_action"]) for p in report["proposals"]] == [
