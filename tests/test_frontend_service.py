@@ -500,7 +500,9 @@ def test_nginx_serves_the_page_with_its_runtime_configuration(service: Path, fak
         # The single-page app's own routes get the page; missing files do not.
         route = fetch(f"{nginx.url}/items/42")
         assert (route[0], route[2]) == (200, body)
-        assert fetch(f"{nginx.url}/assets/missing-123.js")[0] == 404
+        missing, missing_headers, _ = fetch(f"{nginx.url}/assets/missing-123.js")
+        assert missing == 404
+        assert "immutable" not in missing_headers.get("Cache-Control", ""), "a missing asset is not cached for a year"
 
         status, headers, _ = fetch(f"{nginx.url}/assets/index-AbC123.js", {"Accept-Encoding": "gzip"})
         assert status == 200
