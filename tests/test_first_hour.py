@@ -7,6 +7,8 @@ tests/test_readme.py.)
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,7 +74,7 @@ def test_the_demo_check_prints_no_helm_log_lines(tmp_path: Path) -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        env={**dict(__import__("os").environ), "CHECKOV": str(tmp_path / "no-checkov")},
+        env={**os.environ, "CHECKOV": str(tmp_path / "no-checkov")},
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # Helm logged "found symbolic link in path" 36 times here
@@ -95,3 +97,35 @@ def test_onboard_with_defaults_says_first_which_service_it_creates(ecosystem: Pa
         "Step 3 creates a first service: a backend named 'hello' in services/hello, with default answers "
         "(`--kind KIND --name NAME` choose another)."
     )
+
+
+def _user_step(dockerfile: str) -> str:
+    """The RUN instruction that makes the image's user, as one shell command."""
+    logical = dockerfile.replace("\\\n", " ").splitlines()
+    (step,) = [line for line in logical if line.startswith("RUN ") and "useradd" in line]
+    return step.removeprefix("RUN ")
+
+
+@pytest.mark.parametrize(("kind", "extra"), [("backend", {}), ("worker", {}), ("frontend", {"api_service": "orders"})])
+def test_making_the_image_user_warns_about_nothing(tmp_path: Path, kind: str, extra: dict[str, str]) -> None:
+    """The Dockerfile's own user step, run by Debian's groupadd and useradd against a copy of /etc
+    (--prefix), as the image build runs it: every build used to warn that 10001 is no system id."""
+    from tests.helpers import render_template
+
+    service = render_template(tmp_path / kind, kind=kind, name="orders", **extra)
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    for name in ("passwd", "group", "shadow", "gshadow", "login.defs"):
+        shutil.copy(f"/etc/{name}", root / "etc" / name)
+    wrappers = (
+        'groupadd() { command groupadd --prefix "$ROOT" "$@"; }\nuseradd() { command useradd --prefix "$ROOT" "$@"; }\n'
+    )
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", wrappers + _user_step((service / "Dockerfile").read_text())],
+        env={**os.environ, "ROOT": str(root)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    user = next(line for line in (root / "etc" / "passwd").read_text().splitlines() if line.startswith("app:"))
+    assert user.split(":")[2:4] == ["10001", "10001"]
