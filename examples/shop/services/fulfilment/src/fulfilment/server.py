@@ -19,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 logger = logging.getLogger(__name__)
+SERVER = "worker"  # the Server header: what it is, not which versions of what
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,12 @@ def make_app(probes: Probes) -> web.Application:
         logger.warning("not ready", extra={"checks": checks})
         return web.json_response({"status": "unavailable", "checks": checks}, status=503)
 
+    async def plain_server_header(_: web.Request, response: web.StreamResponse) -> None:
+        # aiohttp would send "Python/3.x aiohttp/3.x": versions are nobody's business here.
+        response.headers["Server"] = SERVER
+
     app = web.Application()
+    app.on_response_prepare.append(plain_server_header)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/livez", livez)
     app.router.add_get("/readyz", readyz)

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from fulfilment.metrics import IN_FLIGHT
-from fulfilment.server import Probes, start_server
+from fulfilment.server import SERVER, Probes, start_server
 
 pytestmark = pytest.mark.unit
 
@@ -51,6 +51,14 @@ async def serve(probes: Probes) -> AsyncIterator[str]:
 async def fetch(url: str) -> tuple[int, str, str]:
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         return response.status, response.headers["Content-Type"], await response.text()
+
+
+async def test_no_versions_in_the_server_header() -> None:
+    probes = Probes(alive=lambda: True, readiness={})
+    async with serve(probes) as base, aiohttp.ClientSession() as session:
+        for path in ("/livez", "/readyz", "/metrics", "/no-such-path"):
+            async with session.get(f"{base}{path}") as response:
+                assert response.headers["Server"] == SERVER, path
 
 
 async def test_live_and_ready_when_every_check_answers() -> None:

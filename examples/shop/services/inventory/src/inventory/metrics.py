@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from prometheus_client import Counter, Histogram, disable_created_metrics, start_http_server
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .health import PROBE_PATHS
@@ -62,13 +63,27 @@ class PrometheusMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            # The router stores the matched route in the scope; its template (/items/{item_id})
-            # keeps the label set small, unlike the raw path.
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
+            route = route_template(scope)
             method = scope["method"] if scope["method"] in KNOWN_METHODS else OTHER_METHOD
             labels = {"method": method, "route": route, "status": str(status)}
             REQUESTS.labels(**labels).inc()
             LATENCY.labels(**labels).observe(time.perf_counter() - started)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's template (/items/{item_id}): a small label set, unlike raw paths.
+
+    FastAPI's routes put themselves in the scope; Starlette's own, which serve the OpenAPI document
+    and its pages, do not, so those are matched here rather than counted as unmatched.
+    """
+    route = scope.get("route")
+    if route is not None:
+        return str(route.path)
+    for candidate in getattr(getattr(scope.get("app"), "router", None), "routes", ()):
+        match, _ = candidate.matches(scope)
+        if match is Match.FULL:
+            return str(getattr(candidate, "path", UNMATCHED_ROUTE))
+    return UNMATCHED_ROUTE
 
 
 def start_metrics_server(port: int, host: str) -> Callable[[], None]:

@@ -85,7 +85,8 @@ async def publish_item(item_id: int, request: Request) -> ItemPublished:
     if publisher is None:
         raise HTTPException(
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="publishing is not configured: set AMQP_URL",
+            # The chart mounts the Secret's AMQP_URL key as a file and sets AMQP_URL_FILE.
+            detail="publishing is not configured: set AMQP_URL or AMQP_URL_FILE",
         )
     # The ORM session is synchronous: keep it off the event loop.
     item = await run_in_threadpool(find_item, request.app.state.sessionmaker, item_id)

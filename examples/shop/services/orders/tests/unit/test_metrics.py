@@ -30,6 +30,16 @@ def test_requests_are_counted_by_route_template_and_status(client: TestClient) -
     assert requests_count("unmatched", "404") == unmatched_before + 1
 
 
+def test_the_api_document_is_counted_under_its_own_route(client: TestClient) -> None:
+    document_before = requests_count("/openapi.json", "200")
+    unmatched_before = requests_count("unmatched", "200")
+
+    assert client.get("/openapi.json").status_code == 200
+
+    assert requests_count("/openapi.json", "200") == document_before + 1
+    assert requests_count("unmatched", "200") == unmatched_before
+
+
 def test_probes_are_not_counted(client: TestClient) -> None:
     before = {route: requests_count(route, "200") for route in ("/livez", "/readyz")}
     client.get("/livez")
