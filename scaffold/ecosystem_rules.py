@@ -283,9 +283,36 @@ def _ordered(found: list[Problem]) -> list[Problem]:
 # --- 2. rules between fields and services ----------------------------------------------------------------
 
 
-def _overlap(a: str, b: str) -> bool:
-    """Whether two service paths are the same directory or one holds the other."""
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+class _Paths:
+    """The service paths seen so far, indexed so that the first one a new path overlaps (the same
+    directory, or one holding the other) is found without comparing it with every other."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._at: dict[str, tuple[int, str, str]] = {}  # path -> (order, service, path), the first at it
+        self._below: dict[str, tuple[int, str, str]] = {}  # directory -> the first service below it
+
+    def add(self, name: str, path: str) -> None:
+        entry = (self._count, name, path)
+        self._count += 1
+        self._at.setdefault(path, entry)
+        for parent in _parents(path):
+            self._below.setdefault(parent, entry)
+
+    def first_overlap(self, path: str) -> tuple[str, str] | None:
+        found = [self._at[p] for p in (path, *_parents(path)) if p in self._at]
+        if path in self._below:
+            found.append(self._below[path])
+        if not found:
+            return None
+        _, name, other = min(found)
+        return name, other
+
+
+def _parents(path: str) -> list[str]:
+    """'a/b/c' -> ['a/b', 'a']."""
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)]
 
 
 def model_problems(model: Ecosystem, tree: Any) -> list[Problem]:
@@ -302,14 +329,14 @@ def model_problems(model: Ecosystem, tree: Any) -> list[Problem]:
         found.append(_problem(why, tree, ["name"]))
     routes: dict[str, str] = {}
     ports: dict[int, str] = {}
-    paths: list[tuple[str, str]] = []
+    paths = _Paths()
     names = {s.name for s in model.services}
     for service in model.services:
         if (why := service_name_problem(service.name, model.name)) is not None:
             found.append(_problem(why, tree, at(service.name), at_key=True))
-        for other in names:
-            suffix = next((s for s in OBJECT_SUFFIXES if service.name == other + s), None)
-            if suffix is not None:
+        for suffix in OBJECT_SUFFIXES:
+            other = service.name.removesuffix(suffix)
+            if other != service.name and other in names:
                 message = f"the name '{service.name}' clashes with the '{suffix[1:]}' objects of the service '{other}'"
                 found.append(_problem(message, tree, at(service.name), at_key=True))
         if service.port in ports:
@@ -331,7 +358,7 @@ def model_problems(model: Ecosystem, tree: Any) -> list[Problem]:
                 message = f"'{service.name}' calls '{called}', which is not another service of this ecosystem"
                 found.append(_problem(message, tree, at(service.name, "calls")))
         found += _path_problems(service.name, service.path, paths, tree)
-        paths.append((service.name, service.path))
+        paths.add(service.name, service.path)
         if parse_version(service.template.version) is None:
             found.append(_problem("'version' is not a version such as 0.1.0", tree, at(service.name, "template")))
     if parse_version(model.template.version) is None:
@@ -339,7 +366,7 @@ def model_problems(model: Ecosystem, tree: Any) -> list[Problem]:
     return _ordered(found)
 
 
-def _path_problems(name: str, path: str, earlier: list[tuple[str, str]], tree: Any) -> list[Problem]:
+def _path_problems(name: str, path: str, earlier: _Paths, tree: Any) -> list[Problem]:
     where = ["services", name, "path"]
     top = path.split("/", 1)[0]
     if path == SERVICES_DIR or top in META_PROJECT_ENTRIES:
@@ -348,10 +375,11 @@ def _path_problems(name: str, path: str, earlier: list[tuple[str, str]], tree: A
             f"e.g. {SERVICES_DIR}/{name}"
         )
         return [_problem(message, tree, where)]
-    for other, other_path in earlier:
-        if _overlap(path, other_path):
-            relation = "the path" if path == other_path else "inside or around the path"
-            return [_problem(f"path '{path}' is {relation} of '{other}' ({other_path})", tree, where)]
+    overlap = earlier.first_overlap(path)
+    if overlap is not None:
+        other, other_path = overlap
+        relation = "the path" if path == other_path else "inside or around the path"
+        return [_problem(f"path '{path}' is {relation} of '{other}' ({other_path})", tree, where)]
     return []
 
 

@@ -7,6 +7,7 @@ raw dicts, so a field that is renamed is renamed everywhere by the type checker.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Final, Literal
 
 Kind = Literal["backend", "worker", "frontend"]
@@ -163,7 +164,18 @@ class Ecosystem:
     teams: dict[str, Team] = field(default_factory=dict)
 
     def service(self, name: str) -> Service | None:
-        return next((s for s in self.services if s.name == name), None)
+        return self._by_name.get(name)
 
     def needs(self, infrastructure: Infrastructure) -> bool:
-        return any(infrastructure in s.needs for s in self.services)
+        return infrastructure in self._needed
+
+    # Looked up once per service by the wiring: indexes, so an ecosystem of hundreds of services
+    # is not searched service by service (cached_property writes the instance's __dict__, which a
+    # frozen dataclass allows).
+    @cached_property
+    def _by_name(self) -> dict[str, Service]:
+        return {s.name: s for s in reversed(self.services)}  # the first of a duplicated name wins
+
+    @cached_property
+    def _needed(self) -> frozenset[str]:
+        return frozenset(n for s in self.services for n in s.needs)
