@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final, cast
 
-from scaffold import ecosystem_rules
+from scaffold import cache, ecosystem_rules
 from scaffold.ecosystem_rules import FILE_NAME, SCHEMA_FILE, Problem, position, schema
 from scaffold.errors import NotFoundError, UsageError
 from scaffold.model import (
@@ -54,10 +55,22 @@ class EcosystemFileError(UsageError):
 
 @dataclass(frozen=True)
 class EcosystemDocument:
-    """The parsed model plus the round-trip document it came from."""
+    """The parsed model, the text it came from, and (read when asked) its round-trip tree."""
 
     model: Ecosystem
-    tree: Any  # ruamel.yaml CommentedMap
+    text: str
+    data: dict[str, Any]  # the plain form the rules accepted (what the model was built from)
+    appendable: bool | None = None  # a new service's entry may be appended to the text (None: not known yet)
+
+    @cached_property
+    def tree(self) -> Any:
+        """The ruamel.yaml round-trip tree (CommentedMap): comments, order, line and column of every node."""
+        from ruamel.yaml.comments import CommentedMap
+
+        tree = _load_tree(self.text)
+        if tree.get("services") is None:
+            tree["services"] = CommentedMap()
+        return tree
 
 
 def _yaml() -> Any:
@@ -149,35 +162,77 @@ def _alerting(data: dict[str, Any]) -> Alerting:
     )
 
 
-def _checked(text: str) -> tuple[Any, Ecosystem | None, list[Problem]]:
-    """(round-trip tree, model, problems) of the text: the schema's problems, or when there are none,
-    the rules between fields (ecosystem_rules)."""
+def _checked(text: str) -> tuple[EcosystemDocument | None, list[Problem]]:
+    """The document of the text and the problems of its rules: the schema's, or when there are none,
+    the rules between fields (ecosystem_rules). A valid text is remembered (scaffold.cache)."""
     from ruamel.yaml.comments import CommentedMap
 
+    known = _known(text)
+    if known is not None:
+        return known, []
     tree = _load_tree(text)
     if not isinstance(tree, CommentedMap):
-        return tree, None, [Problem(f"{FILE_NAME} must be a mapping at the top level", 1, 1)]
+        return None, [Problem(f"{FILE_NAME} must be a mapping at the top level", 1, 1)]
     try:
         data = ecosystem_rules.plain(tree)
     except ecosystem_rules.TooLargeError as err:
-        return tree, None, [Problem(f"{FILE_NAME} is too large to be an ecosystem: {err}", 1, 1)]
+        return None, [Problem(f"{FILE_NAME} is too large to be an ecosystem: {err}", 1, 1)]
     found = ecosystem_rules.schema_problems(tree, data)
     if found:
-        return tree, None, found
+        return None, found
     model = _build(data)
-    return tree, model, ecosystem_rules.model_problems(model, tree)
+    found = ecosystem_rules.model_problems(model, tree)
+    if found:
+        return None, found
+    document = EcosystemDocument(model, text, data)
+    if tree.get("services") is None:
+        tree["services"] = CommentedMap()
+    document.__dict__["tree"] = tree  # already read: the cached property need not read it again
+    _remember(document)
+    return document, []
 
 
 def parse(text: str) -> EcosystemDocument:
     """The document of ecosystem.yaml's text; the first problem any rule finds is raised."""
-    tree, model, found = _checked(text)
-    if found or model is None:
+    document, found = _checked(text)
+    if found or document is None:
         raise _first(found)
-    if tree.get("services") is None:
-        from ruamel.yaml.comments import CommentedMap
+    return document
 
-        tree["services"] = CommentedMap()
-    return EcosystemDocument(model=model, tree=tree)
+
+# --- texts already validated --------------------------------------------------------------------------
+#
+# Reading ecosystem.yaml with ruamel's round-trip loader and validating it takes about a second at
+# 500 services, and every command reads it. A text that passed every rule is remembered by its
+# sha256 (with scaffold's code fingerprint: new rules mean new keys), in this process and in the
+# user's cache, as the plain data the model is built from; the round-trip tree is then read only
+# when a command edits the file or must say where a problem is. `scaffold new` appends the new
+# service's entry to the text and validates what changed, so the next command finds its text known.
+
+_STORE: Final = cache.Store("ecosystem", limit=64)
+_KNOWN: dict[str, tuple[dict[str, Any], bool | None]] = {}
+
+
+def _key(text: str) -> str:
+    return cache.digest(cache.fingerprint(), "ecosystem.yaml", text)
+
+
+def _known(text: str) -> EcosystemDocument | None:
+    key = _key(text)
+    entry = _KNOWN.get(key)
+    if entry is None:
+        stored = _STORE.get(key)
+        if not isinstance(stored, dict) or not isinstance(stored.get("data"), dict):
+            return None
+        entry = _KNOWN[key] = (stored["data"], stored.get("appendable"))
+    data, appendable = entry
+    return EcosystemDocument(_build(data), text, data, appendable)
+
+
+def _remember(document: EcosystemDocument) -> None:
+    key = _key(document.text)
+    _KNOWN[key] = (document.data, document.appendable)
+    _STORE.put(key, {"data": document.data, "appendable": document.appendable})
 
 
 def load(root: Path) -> EcosystemDocument:
@@ -191,10 +246,16 @@ def load(root: Path) -> EcosystemDocument:
     except (OSError, UnicodeDecodeError) as err:
         raise UsageError(f"Cannot read {path}: {err}", "Check the file's permissions and encoding.") from None
     document = parse(text)
-    found = ecosystem_rules.disk_problems(root, document.model, document.tree)
+    found = _disk_problems(root, document)
     if found:
         raise _first(found)
     return document
+
+
+def _disk_problems(root: Path, document: EcosystemDocument) -> list[Problem]:
+    """ecosystem_rules.disk_problems, the round-trip tree read only to place a problem found."""
+    found = ecosystem_rules.disk_problems(root, document.model, None)
+    return ecosystem_rules.disk_problems(root, document.model, document.tree) if found else found
 
 
 def dump(tree: Any) -> bytes:
@@ -204,7 +265,67 @@ def dump(tree: Any) -> bytes:
 
 
 def with_service(document: EcosystemDocument, service: Service) -> bytes:
-    """The file's new bytes with `service` appended to `services` (comments and order kept)."""
+    """The file's new bytes with `service` appended to `services` (comments and order kept).
+
+    That is ruamel's round-trip edit. For a text scaffold wrote this way, the edit only appends the
+    entry's lines to the text, so once an edit of a text has been seen to do exactly that
+    (`appendable`), the entry is appended without reading the document again (about a second at 500
+    services), and the new text is remembered as valid when the rules accept what changed."""
+    entry = _entry(service)
+    appended = (document.text + _entry_text(service.name, entry)).encode("utf-8")
+    if document.appendable is not True or service.name in (document.data.get("services") or {}):
+        edited = _round_trip_edit(document, service.name, entry)
+        if document.appendable is None:
+            _remember(EcosystemDocument(document.model, document.text, document.data, edited == appended))
+        if edited != appended:
+            return edited
+    _remember_appended(document, service.name, entry, appended.decode("utf-8"))
+    return appended
+
+
+def _round_trip_edit(document: EcosystemDocument, name: str, entry: Any) -> bytes:
+    from ruamel.yaml.comments import CommentedMap
+
+    tree = _yaml().load(dump(document.tree))  # a copy: the loaded document stays as it was
+    services = tree.get("services")
+    if services is None or not isinstance(services, CommentedMap):
+        services = CommentedMap()
+        tree["services"] = services
+    elif not services:
+        # `services: {}` in flow style would serialise the new entry inline: make it a block.
+        services.fa.set_block_style()
+    services[name] = entry
+    return dump(tree)
+
+
+def _entry_text(name: str, entry: Any) -> str:
+    """The lines ruamel writes for the entry under `services:`."""
+    from ruamel.yaml.comments import CommentedMap
+
+    services = CommentedMap()
+    services[name] = entry
+    alone = CommentedMap()
+    alone["services"] = services
+    return dump(alone).decode("utf-8").split("\n", 1)[1]
+
+
+def _remember_appended(document: EcosystemDocument, name: str, entry: Any, text: str) -> None:
+    """Remember `text` (the document plus the entry) as valid when the rules accept what changed:
+    its size, the new entry against the schema, the rules between services on the whole model.
+    When one objects, nothing is remembered and reading the text says where and why."""
+    data = {**document.data, "services": {**(document.data.get("services") or {}), name: ecosystem_rules.plain(entry)}}
+    if len(text) > MAX_BYTES or ecosystem_rules.size(data) > ecosystem_rules.MAX_VALUES:
+        return
+    if ecosystem_rules.schema_problems(None, ecosystem_rules.changed_services(data, [name])):
+        return
+    model = _build(data)
+    if ecosystem_rules.model_problems(model, None):
+        return
+    _remember(EcosystemDocument(model, text, data, True))
+
+
+def _entry(service: Service) -> Any:
+    """The service's entry as a round-trip mapping, written as `scaffold new` writes it."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     entry = CommentedMap()
@@ -231,16 +352,7 @@ def with_service(document: EcosystemDocument, service: Service) -> bytes:
             sequence = CommentedSeq(values)
             sequence.fa.set_flow_style()
             entry[key] = sequence
-    tree = _yaml().load(dump(document.tree))  # a copy: the loaded document stays as it was
-    services = tree.get("services")
-    if services is None or not isinstance(services, CommentedMap):
-        services = CommentedMap()
-        tree["services"] = services
-    elif not services:
-        # `services: {}` in flow style would serialise the new entry inline: make it a block.
-        services.fa.set_block_style()
-    services[service.name] = entry
-    return dump(tree)
+    return entry
 
 
 def without_service(document: EcosystemDocument, name: str) -> bytes:
@@ -293,9 +405,9 @@ def problems(text: str, root: Path | None = None) -> list[Problem]:
     """Every problem in the file (what `scaffold check` reports): the schema's, or when the schema is
     satisfied, the rules between fields, then (with `root`) those that need the meta-project on disk."""
     try:
-        tree, model, found = _checked(text)
+        document, found = _checked(text)
     except EcosystemFileError as err:
         return [err.problem]
-    if found or model is None or root is None:
+    if found or document is None or root is None:
         return found
-    return ecosystem_rules.disk_problems(root, model, tree)
+    return _disk_problems(root, document)

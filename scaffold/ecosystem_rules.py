@@ -126,6 +126,15 @@ def plain(node: Any) -> Any:
     return convert(node, 0)
 
 
+def size(data: Any) -> int:
+    """How many values `plain` counted for its result (what MAX_VALUES bounds)."""
+    if isinstance(data, dict):
+        return 1 + sum(size(v) for v in data.values())
+    if isinstance(data, list):
+        return 1 + sum(size(v) for v in data)
+    return 1
+
+
 # --- where a problem is --------------------------------------------------------------------------------
 
 
@@ -274,6 +283,16 @@ def schema_problems(tree: Any, data: Any) -> list[Problem]:
         message, path, at_key = _sentence(error)
         found.append(_problem(message, tree, path, at_key=at_key))
     return _ordered(found)
+
+
+def changed_services(data: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """What the schema must see of `data` when only the services `names` are new in it: the schema
+    judges each entry of `services` alone, so the other entries (already accepted) may be left out.
+    Should the schema ever constrain the entries together, this gives all of `data`."""
+    services = schema()["properties"]["services"]
+    if not set(services) <= {"type", "propertyNames", "additionalProperties", "description"}:
+        return data
+    return {**data, "services": {name: data["services"][name] for name in names}}
 
 
 def _ordered(found: list[Problem]) -> list[Problem]:

@@ -154,8 +154,9 @@ class BareRepo:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "scaffold"
+    from scaffold import cache
+
+    return cache.directory()
 
 
 def extract(tar_bytes: bytes, target: Path) -> None:
