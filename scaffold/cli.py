@@ -326,16 +326,33 @@ def check(
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", help="Checks run at once (default: CPUs).", show_default=False)
     ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every check; read and keep nothing in scaffold's cache.")
+    ] = False,
+    clear_cache: Annotated[
+        bool, typer.Option("--clear-cache", help="Empty scaffold's cache of check results first, then check.")
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Validate the ecosystem as it stands: ecosystem.yaml, derived files, every service's compose file,
-    chart, Dockerfile and answers file. Example: scaffold check orders --json"""
+    chart, Dockerfile and answers file. A check whose inputs did not change since the last run gives
+    its remembered findings (see docs/check.md). Example: scaffold check orders --json"""
     from scaffold.commands.check import check as run
     from scaffold.errors import ExitCode
     from scaffold.output import error, show
 
     progress = _progress("checking", as_json)
-    result = _run(lambda: run(_start(directory), names or [], checkov=not no_checkov, jobs=jobs, progress=progress))
+    result = _run(
+        lambda: run(
+            _start(directory),
+            names or [],
+            checkov=not no_checkov,
+            jobs=jobs,
+            progress=progress,
+            cache=not no_cache,
+            clear_cache=clear_cache,
+        )
+    )
     show(result, as_json=as_json)
     if not result.ok:
         from scaffold.checks.report import failure

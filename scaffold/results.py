@@ -241,6 +241,7 @@ class CheckResult:
     warnings: int
     not_run: int  # checks skipped because their validator is not installed
     runs: tuple[CheckRun, ...]
+    cached: int = 0  # checks answered from the cache: nothing they read changed since they last ran
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def test_a_generated_ecosystem_passes_every_check_with_checkov(wired: Path) -> N
 
 
 def test_the_table_shows_each_subject_and_check(wired: Path) -> None:
-    proc = scaffold("check", "--no-checkov", cwd=wired)
+    proc = scaffold("check", "--no-checkov", "--no-cache", cwd=wired)
     header, *rows = [line for line in proc.stdout.splitlines() if line.strip() and not line.startswith("─")]
     assert header.split() == ["SUBJECT", "ECOSYSTEM.YAML", "DERIVED", "ANSWERS", "COMPOSE", "CHART", "DOCKERFILE"]
     assert rows[0].split() == ["ecosystem", "ok", "ok", "ok", "ok"]
@@ -118,8 +118,8 @@ def test_parallel_and_serial_runs_find_the_same(wired: Path) -> None:
     (wired / "services/orders/Dockerfile").write_text(
         (wired / "services/orders/Dockerfile").read_text() + "RUN cd /tmp && echo hi\n"
     )
-    _, serial, _ = check(wired, "--no-checkov", "--jobs", "1")
-    _, parallel, _ = check(wired, "--no-checkov", "--jobs", "3")
+    _, serial, _ = check(wired, "--no-checkov", "--no-cache", "--jobs", "1")
+    _, parallel, _ = check(wired, "--no-checkov", "--no-cache", "--jobs", "3")
 
     def without_times(report: dict[str, Any]) -> list[dict[str, Any]]:
         return [{k: v for k, v in r.items() if k != "seconds"} for r in report["runs"]]

@@ -47,8 +47,8 @@ def _load(path: Path, relative: str) -> tuple[dict[str, Any] | None, list[Findin
     return answers, []
 
 
-def problems(root: Path, service: Service, version_at: tuple[int | None, int | None] = (None, None)) -> list[Finding]:
-    """`version_at`: where ecosystem.yaml names the service's template version (line, column)."""
+def problems(root: Path, service: Service) -> list[Finding]:
+    """A problem with the template version is placed in ecosystem.yaml (the runner adds the line)."""
     relative = f"{service.path}/{ANSWERS_FILE}"
     answers, found = _load(root / relative, relative)
     if answers is not None:
@@ -65,5 +65,5 @@ def problems(root: Path, service: Service, version_at: tuple[int | None, int | N
             found.append(Finding("error", message, relative))
     problem = version_problem(root, service.template)
     if problem:
-        found.append(Finding("error", problem, FILE_NAME, *version_at))
+        found.append(Finding("error", problem, FILE_NAME))
     return found

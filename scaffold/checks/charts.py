@@ -81,8 +81,12 @@ def service_values(root: Path, environment: str, service: str) -> tuple[dict[str
 
 def umbrella_values(root: Path, ecosystem: Ecosystem, environment: str) -> tuple[dict[str, Any], list[Finding]]:
     """values-<env>.yaml with every service chart switched off."""
+    return umbrella_values_of(root, [s.name for s in ecosystem.services], environment)
+
+
+def umbrella_values_of(root: Path, services: list[str], environment: str) -> tuple[dict[str, Any], list[Finding]]:
     values, found = environment_values(root, environment)
-    off = {s.name: {"enabled": False} for s in ecosystem.services}
+    off = {name: {"enabled": False} for name in services}
     return with_api_versions(_merge(values, off)), found
 
 

@@ -44,6 +44,7 @@ class CheckRun:
     note: str | None = None  # why it was skipped
     hint: str | None = None  # what to do about it
     seconds: float = 0.0
+    cached: bool = False  # its findings come from the memo: none of its inputs changed since (checks/memo.py)
 
 
 def status_of(findings: tuple[Finding, ...] | list[Finding]) -> Status:
@@ -64,12 +65,15 @@ def ran(
     *,
     hint: str | None = None,
     note: str | None = None,
+    cached: bool = False,
 ) -> CheckRun:
     ordered = tuple(dict.fromkeys(findings))  # identical findings once
     status = status_of(ordered)
     if status == "passed" and note is None:
         hint = None
-    return CheckRun(subject, check, tool, status, ordered, note=note, hint=hint, seconds=round(seconds, 3))
+    return CheckRun(
+        subject, check, tool, status, ordered, note=note, hint=hint, seconds=round(seconds, 3), cached=cached
+    )
 
 
 def skipped(subject: str, check: str, tool: str, note: str, hint: str | None = None) -> CheckRun:

@@ -99,6 +99,8 @@ def summary(result: CheckResult) -> str:
     parts = [f"{result.errors} error{'s' if result.errors != 1 else ''}"]
     parts.append(f"{result.warnings} warning{'s' if result.warnings != 1 else ''}")
     text = f"{', '.join(parts)} in {ran} checks"
+    if result.cached:
+        text += f" ({result.cached} unchanged since they last ran, from the cache)"
     if result.not_run:
         text += f"; {result.not_run} not run (validators missing, see above)"
     return text + "."

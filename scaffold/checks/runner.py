@@ -7,6 +7,9 @@ parsing rendered YAML and validating it against the Kubernetes schemas is Python
 interpreter lock (docs/check.md has the measurements). Units are plain functions with picklable
 arguments; the parent never loads Helm's Go runtime, so forking workers is safe. The findings of
 a check's units are merged into one CheckRun, a problem seen in every environment once.
+
+A unit whose inputs have not changed since a check remembered its findings is not run: its
+findings are given back from scaffold.checks.memo (the key, the store, what is never cached).
 """
 
 from __future__ import annotations
@@ -17,16 +20,17 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
-from scaffold import ecosystem_file
-from scaffold.checks import answers, charts, checkov, compose, derived, dockerfile, source
+from scaffold import cache, ecosystem_file
+from scaffold.checks import answers, charts, checkov, compose, derived, dockerfile, memo, source
 from scaffold.checks.findings import ECOSYSTEM, CheckRun, Finding, merge_environments, ran, skipped
 from scaffold.checks.helm import native_logs_quiet
 from scaffold.checks.tools import Tools, discover, install_hint
+from scaffold.ecosystem_file import FILE_NAME
 from scaffold.model import Ecosystem, Service
 from scaffold.progress import Progress
 
@@ -67,15 +71,40 @@ class Part:
     findings: list[Finding]
     objects: list[charts.ObjectKey] = field(default_factory=list)  # what a chart rendered, for clashes
 
+    def data(self) -> dict[str, Any]:
+        """As the memo keeps it (JSON)."""
+        return {
+            "subject": self.subject,
+            "check": self.check,
+            "environment": self.environment,
+            "findings": [memo.finding_data(f) for f in self.findings],
+            "objects": [list(o) for o in self.objects],
+        }
+
+    @staticmethod
+    def of(data: dict[str, Any]) -> Part:
+        objects: list[charts.ObjectKey] = [(str(k), str(n), str(m)) for k, n, m in data["objects"]]
+        findings = [memo.finding_from(f) for f in data["findings"]]
+        return Part(data["subject"], data["check"], data["environment"], findings, objects)
+
+    @property
+    def failed_itself(self) -> bool:
+        """The validator did not give an answer (a crash, a timeout): never remembered."""
+        return any(f.message.startswith(FAILED_ITSELF) for f in self.findings)
+
 
 @dataclass(frozen=True)
 class _Unit:
     cost: float  # rough seconds, to start the longest first
     work: Callable[[], list[Part]]
+    keys: dict[str, str | None] = field(default_factory=dict)  # subject -> memo key of its part
+
+
+FAILED_ITSELF: Final = "the check itself failed"
 
 
 def _failure(err: Exception) -> Finding:
-    return Finding("error", f"the check itself failed: {type(err).__name__}: {' '.join(str(err).split())}")
+    return Finding("error", f"{FAILED_ITSELF}: {type(err).__name__}: {' '.join(str(err).split())}")
 
 
 def _guarded(subject: str, check: str, environment: str | None, work: Callable[[], list[Finding]]) -> list[Part]:
@@ -97,9 +126,14 @@ def _guarded_chart(
 
 
 def _unit(
-    cost: float, subject: str, check: str, work: Callable[[], list[Finding]], environment: str | None = None
+    cost: float,
+    subject: str,
+    check: str,
+    work: Callable[[], list[Finding]],
+    environment: str | None = None,
+    key: str | None = None,
 ) -> _Unit:
-    return _Unit(cost, partial(_guarded, subject, check, environment, work))
+    return _Unit(cost, partial(_guarded, subject, check, environment, work), {subject: key})
 
 
 def _given(found: list[Finding]) -> list[Finding]:
@@ -118,19 +152,37 @@ def _missing(subject: str, check: str, tools: Tools, *needed: str) -> CheckRun |
 class _Plan:
     units: list[_Unit]
     skipped: list[CheckRun]
+    keys: memo.Keys | None  # None: --no-cache
+    remembered: list[Part] = field(default_factory=list)
+
+    def add(self, unit: _Unit) -> None:
+        """Run the unit, unless the memo holds every part of it."""
+        if unit.keys and all(key is not None for key in unit.keys.values()):
+            found = [memo.recall(key) for key in unit.keys.values()]
+            if all(isinstance(data, dict) for data in found):
+                self.remembered += [Part.of(data) for data in found if isinstance(data, dict)]
+                return
+        self.units.append(unit)
 
     def file_check(
-        self, subject: str, check: str, file: Path, relative: str, work: Callable[[], list[Finding]]
+        self,
+        subject: str,
+        check: str,
+        file: Path,
+        relative: str,
+        work: Callable[[], list[Finding]],
+        key: str | None,
     ) -> None:
         if not file.is_file():
             self.units.append(_unit(0.0, subject, check, partial(_given, [Finding("error", "missing", relative)])))
         else:
-            self.units.append(_unit(0.1, subject, check, work))
+            self.add(_unit(0.1, subject, check, work, key=key))
 
 
-def _plan_service(plan: _Plan, root: Path, ecosystem: Ecosystem, tree: Any, service: Service, tools: Tools) -> None:
+def _plan_service(plan: _Plan, root: Path, ecosystem: Ecosystem, service: Service, tools: Tools) -> None:
     name = service.name
     directory = root / service.path
+    keys = plan.keys
     if not directory.is_dir():
         message = "missing: the service's directory does not exist"
         if service.repository is not None:
@@ -140,26 +192,30 @@ def _plan_service(plan: _Plan, root: Path, ecosystem: Ecosystem, tree: Any, serv
         return
     if service.repository is not None:
         plan.units.append(_unit(0.01, name, "files", partial(_own_checkout, root, service)))
-    version_at = ecosystem_file.position(tree, ["services", name, "template", "version"]) or (None, None)
-    plan.units.append(_unit(0.05, name, "answers", partial(answers.problems, root, service, version_at)))
+    ref = service.template
+    key = keys.answers(name, service.kind, service.path, ref.source, ref.version) if keys else None
+    plan.add(_unit(0.05, name, "answers", partial(answers.problems, root, service), key=key))
     if (skip := _missing(name, "compose", tools, "compose")) is not None:
         plan.skipped.append(skip)
     else:
         relative = f"{service.path}/compose.yaml"
         work = partial(compose.config, str(tools.compose), directory / "compose.yaml", relative=relative)
-        plan.file_check(name, "compose", directory / "compose.yaml", relative, work)
+        key = keys.compose(name, directory / "compose.yaml", directory) if keys else None
+        plan.file_check(name, "compose", directory / "compose.yaml", relative, work, key)
     if (skip := _missing(name, "chart", tools, "helm", "kubernetes")) is not None:
         plan.skipped.append(skip)
     else:
         for env in ecosystem.environments:
             chart = partial(charts.check_service, root, ecosystem, service, env.name)
-            plan.units.append(_Unit(0.15, partial(_guarded_chart, name, env.name, chart)))
+            key = keys.chart(name, f"{service.path}/chart", env.name, [name]) if keys else None
+            plan.add(_Unit(0.15, partial(_guarded_chart, name, env.name, chart), {name: key}))
     if (skip := _missing(name, "dockerfile", tools, "hadolint")) is not None:
         plan.skipped.append(skip)
     else:
         relative = f"{service.path}/Dockerfile"
         work = partial(dockerfile.hadolint, str(tools.hadolint), directory / "Dockerfile", relative=relative)
-        plan.file_check(name, "dockerfile", directory / "Dockerfile", relative, work)
+        key = keys.dockerfile(name, directory / "Dockerfile") if keys else None
+        plan.file_check(name, "dockerfile", directory / "Dockerfile", relative, work, key)
 
 
 def _own_checkout(root: Path, service: Service) -> list[Finding]:
@@ -176,18 +232,22 @@ def _own_checkout(root: Path, service: Service) -> list[Finding]:
 
 
 def _plan_ecosystem(plan: _Plan, root: Path, ecosystem: Ecosystem, tools: Tools) -> None:
+    keys = plan.keys
     plan.units.append(_unit(0.1, ECOSYSTEM, "derived", partial(derived.problems, root, ecosystem)))
     if (skip := _missing(ECOSYSTEM, "compose", tools, "compose")) is not None:
         plan.skipped.append(skip)
     else:
         work = partial(compose.config, str(tools.compose), root / "compose.yaml", relative="compose.yaml")
-        plan.file_check(ECOSYSTEM, "compose", root / "compose.yaml", "compose.yaml", work)
+        key = keys.compose(ECOSYSTEM, root / "compose.yaml", root) if keys else None
+        plan.file_check(ECOSYSTEM, "compose", root / "compose.yaml", "compose.yaml", work, key)
     if (skip := _missing(ECOSYSTEM, "chart", tools, "helm", "kubernetes")) is not None:
         plan.skipped.append(skip)
     else:
+        names = [s.name for s in ecosystem.services]
         for env in ecosystem.environments:
             umbrella = partial(charts.check_umbrella, root, ecosystem, env.name)
-            plan.units.append(_Unit(0.1, partial(_guarded_chart, ECOSYSTEM, env.name, umbrella)))
+            key = keys.chart(ECOSYSTEM, charts.UMBRELLA, env.name, names) if keys else None
+            plan.add(_Unit(0.1, partial(_guarded_chart, ECOSYSTEM, env.name, umbrella), {ECOSYSTEM: key}))
 
 
 def _checkov_targets(
@@ -221,6 +281,13 @@ def _checkov_batch(binary: str, targets: list[checkov.Target], environments: lis
     return [Part(t.subject, "checkov", None, found[t.subject]) for t in targets]
 
 
+def _checkov_key(keys: memo.Keys | None, ecosystem: Ecosystem, target: checkov.Target) -> str | None:
+    if keys is None:
+        return None
+    services = [s.name for s in ecosystem.services] if target.subject == ECOSYSTEM else [target.subject]
+    return keys.checkov(target.subject, target.dockerfile, target.chart_relative or "", services)
+
+
 def _plan_checkov(
     plan: _Plan, root: Path, ecosystem: Ecosystem, services: Sequence[Service], tools: Tools, whole: bool, jobs: int
 ) -> None:
@@ -233,17 +300,35 @@ def _plan_checkov(
         ]
         return
     environments = [e.name for e in ecosystem.environments]
+    keys: dict[str, str | None] = {}
+    waiting: list[checkov.Target] = []
+    for target in targets:
+        key = keys[target.subject] = _checkov_key(plan.keys, ecosystem, target)
+        remembered = memo.recall(key)
+        if isinstance(remembered, dict):
+            plan.remembered.append(Part.of(remembered))
+        else:
+            waiting.append(target)
     # checkov takes seconds to start and little to scan: a few targets per run, at most one run per job.
-    count = max(1, min(jobs, len(targets) // TARGETS_PER_CHECKOV_RUN))
-    for batch in (targets[i::count] for i in range(count)):
-        work = partial(_checkov_batch, str(tools.checkov), batch, environments)
-        plan.units.append(_Unit(3.0 + 0.3 * len(batch), work))
+    count = max(1, min(jobs, len(waiting) // TARGETS_PER_CHECKOV_RUN))
+    for batch in (waiting[i::count] for i in range(count)):
+        if batch:
+            work = partial(_checkov_batch, str(tools.checkov), batch, environments)
+            plan.units.append(_Unit(3.0 + 0.3 * len(batch), work, {t.subject: keys[t.subject] for t in batch}))
 
 
 def _timed(unit: _Unit) -> tuple[list[Part], float]:
     started = time.perf_counter()
     parts = unit.work()
     return parts, time.perf_counter() - started
+
+
+def _kept(unit: _Unit, parts: list[Part]) -> list[Part]:
+    """Remember each part of a unit that ran (unless the check itself failed)."""
+    for part in parts:
+        if not part.failed_itself:
+            memo.keep(unit.keys.get(part.subject), part.data())
+    return parts
 
 
 def _start_method() -> str:
@@ -256,30 +341,41 @@ def _start_method() -> str:
 
 def _results(units: list[_Unit], jobs: int) -> Iterable[tuple[list[Part], float]]:
     if jobs == 1 or len(units) < 2:
-        yield from map(_timed, units)
+        for unit in units:
+            parts, seconds = _timed(unit)
+            yield _kept(unit, parts), seconds
         return
     context = multiprocessing.get_context(_start_method())
     with ProcessPoolExecutor(max_workers=min(jobs, len(units)), mp_context=context) as pool:
-        yield from pool.map(_timed, units)
+        for unit, (parts, seconds) in zip(units, pool.map(_timed, units), strict=True):
+            yield _kept(unit, parts), seconds
 
 
-def _execute(units: list[_Unit], jobs: int, *, whole: bool, progress: Progress | None = None) -> list[CheckRun]:
-    """Run the units, longest first, and merge their parts into one CheckRun per subject and check."""
-    units = sorted(units, key=lambda u: -u.cost)
+def _execute(plan: _Plan, jobs: int, *, whole: bool, progress: Progress | None = None) -> list[CheckRun]:
+    """Run the units, longest first, and merge their parts (and the remembered ones) into one CheckRun
+    per subject and check."""
+    units = sorted(plan.units, key=lambda u: -u.cost)
     by_check: dict[tuple[str, str], tuple[dict[str | None, list[Finding]], float]] = {}
     rendered: dict[str, dict[str, list[charts.ObjectKey]]] = {}  # environment -> subject -> objects
+    ran_now: set[tuple[str, str]] = set()
+
+    def merge(parts: list[Part], seconds: float) -> None:
+        for part in parts:
+            per_environment, spent = by_check.get((part.subject, part.check), ({}, 0.0))
+            per_environment.setdefault(part.environment, []).extend(part.findings)
+            by_check[(part.subject, part.check)] = (per_environment, spent + seconds / len(parts))
+            if part.environment is not None and part.objects:
+                rendered.setdefault(part.environment, {})[part.subject] = part.objects
+
+    merge(plan.remembered, 0.0)
     with native_logs_quiet():
         if progress:
             progress(0, len(units), "")
         for done, (parts, seconds) in enumerate(_results(units, jobs), start=1):
             if progress:
                 progress(done, len(units), f"{parts[0].subject} {parts[0].check}" if parts else "")
-            for part in parts:
-                per_environment, spent = by_check.get((part.subject, part.check), ({}, 0.0))
-                per_environment.setdefault(part.environment, []).extend(part.findings)
-                by_check[(part.subject, part.check)] = (per_environment, spent + seconds / len(parts))
-                if part.environment is not None and part.objects:
-                    rendered.setdefault(part.environment, {})[part.subject] = part.objects
+            ran_now |= {(p.subject, p.check) for p in parts}
+            merge(parts, seconds)
     if whole and (ECOSYSTEM, "chart") in by_check:
         umbrella = by_check[(ECOSYSTEM, "chart")][0]
         for environment, objects in rendered.items():
@@ -289,7 +385,8 @@ def _execute(units: list[_Unit], jobs: int, *, whole: bool, progress: Progress |
         general = per_environment.pop(None, [])
         environments = {str(env): found for env, found in per_environment.items()}
         merged = general + (merge_environments(environments) if environments else [])
-        runs.append(ran(subject, check, TOOL_NAMES[check], merged, seconds, hint=HINTS[check]))
+        cached = (subject, check) not in ran_now
+        runs.append(ran(subject, check, TOOL_NAMES[check], merged, seconds, hint=HINTS[check], cached=cached))
     return runs
 
 
@@ -309,7 +406,8 @@ def run(
     tools: Tools | None = None,
     progress: Progress | None = None,
 ) -> tuple[CheckRun, ...]:
-    """Every check of the meta-project at `root` (of the services `names` only, when given)."""
+    """Every check of the meta-project at `root` (of the services `names` only, when given); units
+    whose inputs did not change are answered by the memo (scaffold.checks.memo) unless the cache is off."""
     tools = tools or discover(checkov=checkov_asked)
     jobs = jobs or default_jobs()
     started = time.perf_counter()
@@ -334,13 +432,33 @@ def run(
     ecosystem = document.model
     whole = not names
     services = [s for s in ecosystem.services if whole or s.name in names]
-    plan = _Plan([], [])
+    namespaces = {e.name: e.namespace for e in ecosystem.environments}
+    keys = memo.Keys(root, ecosystem.name, namespaces, tools) if cache.enabled() else None
+    plan = _Plan([], [], keys)
     if whole:
         _plan_ecosystem(plan, root, ecosystem, tools)
     for service in services:
-        _plan_service(plan, root, ecosystem, document.tree, service, tools)
+        _plan_service(plan, root, ecosystem, service, tools)
     if checkov_asked:
         _plan_checkov(plan, root, ecosystem, services, tools, whole, jobs)
-    runs = [schema_run, *plan.skipped, *_execute(plan.units, jobs, whole=whole, progress=progress)]
+    executed = _execute(plan, jobs, whole=whole, progress=progress)
+    runs = [schema_run, *plan.skipped, *_placed(executed, document)]
     subjects = [ECOSYSTEM, *(s.name for s in ecosystem.services)]
     return tuple(sorted(runs, key=lambda r: (subjects.index(r.subject), CHECKS.index(r.check))))
+
+
+def _placed(runs: list[CheckRun], document: ecosystem_file.EcosystemDocument) -> list[CheckRun]:
+    """A service's answers finding about its template version, placed where ecosystem.yaml names that
+    version (read only when there is such a finding: placing needs the round-trip tree)."""
+    placed: list[CheckRun] = []
+    for run in runs:
+        if run.check == "answers" and any(f.file == FILE_NAME and f.line is None for f in run.findings):
+            path = ["services", run.subject, "template", "version"]
+            line, column = ecosystem_file.position(document.tree, path) or (None, None)
+            findings = tuple(
+                replace(f, line=line, column=column) if f.file == FILE_NAME and f.line is None else f
+                for f in run.findings
+            )
+            run = replace(run, findings=findings)
+        placed.append(run)
+    return placed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scaffold import cache as scaffold_cache
 from scaffold import ecosystem_file
 from scaffold.checks.runner import run
 from scaffold.errors import NotFoundError, UsageError
@@ -33,10 +34,23 @@ def _check_names(root: Path, names: list[str]) -> None:
 
 
 def check(
-    start: Path, names: list[str], *, checkov: bool = True, jobs: int | None = None, progress: Progress | None = None
+    start: Path,
+    names: list[str],
+    *,
+    checkov: bool = True,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    cache: bool = True,
+    clear_cache: bool = False,
 ) -> CheckResult:
+    """`cache`: remembered findings stand in for checks whose inputs did not change (checks/memo.py);
+    False reads and keeps nothing in scaffold's cache (neither check results nor ecosystem.yaml)."""
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs}: at least one check must run at a time.", "Example: --jobs 4")
+    if not cache:
+        scaffold_cache.disable()
+    if clear_cache:
+        scaffold_cache.clear("check")
     root = find_root(start)
     with reading(root):
         _check_names(root, names)
@@ -44,4 +58,7 @@ def check(
     errors = sum(1 for r in runs for f in r.findings if f.severity == "error")
     warnings = sum(1 for r in runs for f in r.findings if f.severity == "warning")
     not_run = sum(1 for r in runs if r.status == "skipped")
-    return CheckResult(root=root, ok=errors == 0, errors=errors, warnings=warnings, not_run=not_run, runs=runs)
+    cached = sum(1 for r in runs if r.cached)
+    return CheckResult(
+        root=root, ok=errors == 0, errors=errors, warnings=warnings, not_run=not_run, runs=runs, cached=cached
+    )
