@@ -80,7 +80,13 @@ def _content_hash(directory: Path) -> str:
 
 def builtin_bundle() -> tuple[Path, str]:
     """(bundle file, commit id) of the shipped templates as version TEMPLATE_VERSION, made once per content."""
-    return _builtin_bundle(cache_dir(), _content_hash(builtin_templates_dir()))
+    return _builtin_bundle(cache_dir(), _builtin_content())
+
+
+@cache
+def _builtin_content() -> str:
+    """The shipped templates' content hash, once per process (they do not change while it runs)."""
+    return _content_hash(builtin_templates_dir())
 
 
 @cache
@@ -328,25 +334,31 @@ def record_source(answers_file: Path, src_path: str, commit: str) -> None:
 
 _PLAIN_TEMPLATES: set[str] = set()  # template folders scaffold knows are not git repositories
 _FRESH_DESTINATIONS: set[str] = set()  # render destinations scaffold just created (nothing tracked in them)
+_CODES: dict[str, Any] = {}  # resolved template folder -> its render_cache.Codes
 
 
 @cache
 def _quiet_copier() -> None:
-    """Spare copier two questions whose answer scaffold already knows.
+    """Spare copier work whose result scaffold already knows, the output staying byte for byte the same.
 
     copier asks git whether a local template folder is a repository or a bundle (two processes,
     about 60 ms a render), and, for every file it renders, whether the destination's git index must
     learn an executable bit (a process a file, about 8 ms). For scaffold's checkouts the first answer
     is "no", and in a destination scaffold just created nothing is tracked, so the second is "no"
-    too: the result is byte for byte the same (tests/test_templates.py compares it with copier from
-    the git source), only without a few hundred processes per update. Any other use goes to copier
+    too. And copier compiles every template again in each render's new Jinja environment: that
+    environment gets the compiled code of earlier renders (scaffold.render_cache). The result is
+    what copier writes from the git source (tests/test_templates.py compares them), only without a
+    few hundred processes per update and most of the compiling. Any other use goes to copier
     unchanged, and a copier release without these internals is simply left alone.
     """
+    import functools
+
     from copier import _main, _template
 
     get_repo = getattr(_template, "get_repo", None)
     sync = getattr(_main.Worker, "_sync_git_index_executable_bit", None)
-    if get_repo is None or sync is None:
+    environment = _main.Worker.__dict__.get("jinja_env")
+    if get_repo is None or sync is None or not isinstance(environment, functools.cached_property):
         return
 
     def known_get_repo(url: str) -> str | None:
@@ -356,8 +368,19 @@ def _quiet_copier() -> None:
         if str(worker.dst_path) not in _FRESH_DESTINATIONS:
             sync(worker, dst_relpath, src_mode)
 
+    def compiled_once(worker: Any) -> Any:
+        made = environment.func(worker)
+        codes = _CODES.get(str(Path(worker.template.local_abspath).resolve()))
+        if codes is not None:
+            made.bytecode_cache = codes.bytecode_cache()
+            made.from_string = codes.from_string(made)
+        return made
+
+    cached_environment = functools.cached_property(compiled_once)
+    cached_environment.__set_name__(_main.Worker, "jinja_env")
     setattr(_template, "get_repo", known_get_repo)  # noqa: B010 - replacing a module attribute on purpose
     setattr(_main.Worker, "_sync_git_index_executable_bit", known_sync)  # noqa: B010
+    setattr(_main.Worker, "jinja_env", cached_environment)  # noqa: B010
 
 
 def copy_from(
@@ -373,9 +396,14 @@ def copy_from(
     import copier
     from copier.errors import CopierError, UnsafeTemplateError
 
+    from scaffold import render_cache
+
     _quiet_copier()
     if not (directory / ".git").exists() and not directory.is_file():
         _PLAIN_TEMPLATES.add(str(directory))
+        codes = render_cache.codes_for(directory, load_config(directory))
+        if codes is not None:
+            _CODES[str(directory.resolve())] = codes
     if not destination.exists():
         _FRESH_DESTINATIONS.add(str(destination))
     try:
@@ -396,9 +424,31 @@ def copy_from(
         ) from None
     except (CopierError, ValueError) as err:
         raise ScaffoldError(f"Rendering the template failed: {err}", "Check the --data values.") from None
+    render_cache.save_all()
 
 
 def render(
+    ref: TemplateRef,
+    destination: Path,
+    answers: Mapping[str, object],
+    *,
+    root: Path | None = None,
+    location: str | None = None,
+    trust: bool = False,
+) -> None:
+    """Render `ref` into `destination` (which must not exist yet) with copier; in the render process
+    when the command started one (scaffold.render_process), else here."""
+    from scaffold import render_process
+
+    process = render_process.take()
+    options = {"root": root, "location": location, "trust": trust}
+    if process is not None:
+        process.run(_render_here, (ref, destination, dict(answers)), options)
+    else:
+        _render_here(ref, destination, answers, root=root, location=location, trust=trust)
+
+
+def _render_here(
     ref: TemplateRef,
     destination: Path,
     answers: Mapping[str, object],

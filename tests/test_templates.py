@@ -142,3 +142,31 @@ def test_render_of_a_custom_version_records_its_source(tmp_path: Path) -> None:
     assert "hello" in (tmp_path / "out" / "app.py").read_text()  # the version asked for, not the newest
     answers = yaml.safe_load((tmp_path / "out" / ".copier-answers.yml").read_text())
     assert answers["_commit"] == "v1.0.0" and answers["_src_path"] == str(template.path)
+
+
+def test_a_render_from_compiled_code_in_the_cache_is_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second render compiles nothing (Jinja's code comes from scaffold's cache, as a new process
+    finds it) and writes the same bytes as the first, which test_render_equals_copier_copy_... compares
+    with copier's own output."""
+    import jinja2
+
+    from scaffold import render_cache
+
+    monkeypatch.setenv("SCAFFOLD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(render_cache, "_OPEN", {})
+    render(builtin_ref(), tmp_path / "first", ANSWERS["backend"])
+    assert list((tmp_path / "cache" / "jinja").glob("*.codes"))
+
+    compiled: list[str] = []
+    original = jinja2.Environment.compile
+
+    def counting(self: jinja2.Environment, source: str, *args: object, **kwargs: object) -> object:
+        if isinstance(source, str):  # copier also hands over booleans, which Jinja refuses (TypeError)
+            compiled.append(source)
+        return original(self, source, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(render_cache, "_OPEN", {})  # as in a new process: only the file
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    render(builtin_ref(), tmp_path / "second", ANSWERS["backend"])
+    assert compiled == []
+    assert diff(snapshot(tmp_path / "first"), snapshot(tmp_path / "second")) == []
