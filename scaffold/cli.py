@@ -171,6 +171,9 @@ def new(
     trust: Trust = False,
 ) -> None:
     """Render a service and wire it in. Example: scaffold new backend orders --defaults"""
+    from scaffold import render_process
+
+    render_process.start()  # imports copier in a second process while the command reads and asks
     from scaffold.commands.new import new_service
     from scaffold.output import show
 

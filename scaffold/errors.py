@@ -33,6 +33,10 @@ class ScaffoldError(Exception):
         self.message = message
         self.hint = hint
 
+    def __reduce__(self) -> tuple[type[ScaffoldError], tuple[str, str]]:
+        """Pickled with its hint, so an error raised in a worker process reaches the command whole."""
+        return type(self), (self.message, self.hint)
+
 
 class UsageError(ScaffoldError):
     exit_code = ExitCode.USAGE
