@@ -19,9 +19,9 @@ import functools
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
@@ -67,12 +67,28 @@ def fingerprint() -> str:
     for path in sorted(package.rglob("*")):
         if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
             parts += [path.relative_to(package).as_posix(), path.read_bytes()]
-    for library in LIBRARIES:
-        try:
-            parts += [library, metadata.version(library)]
-        except metadata.PackageNotFoundError:
-            parts += [library, "absent"]
+    parts += installed(LIBRARIES)
     return digest(*parts)
+
+
+def installed(names: tuple[str, ...]) -> list[str]:
+    """The installed distributions of these names, as their metadata directories are named
+    (`copier-9.19.1.dist-info`): the version without importlib.metadata, which costs more to import
+    than the lookup is worth on every command."""
+    wanted = {_normalized(name) for name in names}
+    found: list[str] = []
+    for entry in sys.path:
+        with contextlib.suppress(OSError):
+            for child in os.listdir(entry or "."):
+                if child.endswith((".dist-info", ".egg-info")):
+                    project = _normalized(child.rsplit(".", 1)[0].split("-", 1)[0])
+                    if project in wanted:
+                        found.append(child)
+    return sorted(found)
+
+
+def _normalized(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
 
 
 class Store:

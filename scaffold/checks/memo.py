@@ -31,7 +31,6 @@ import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
@@ -141,16 +140,9 @@ def _checkov(path: str | None) -> str:
     return f"{_binary(path)}:{','.join(installed)}"
 
 
-def _version(library: str) -> str:
-    try:
-        return metadata.version(library)
-    except metadata.PackageNotFoundError:
-        return ABSENT
-
-
 @functools.cache
 def _libraries() -> str:
-    return ",".join(f"{name}={_version(name)}" for name in VALIDATOR_LIBRARIES)
+    return ",".join(cache.installed(VALIDATOR_LIBRARIES)) or ABSENT
 
 
 def validators(tools: Tools) -> dict[str, str]:
