@@ -22,6 +22,8 @@ INFRASTRUCTURE_SERVICES: Final[tuple[str, ...]] = (
     "otel-collector",
     "jaeger",
     "prometheus",
+    "loki",
+    "grafana",
     "postgres",
     "rabbitmq",
     "redis",
@@ -32,7 +34,7 @@ Lifecycle = Literal["experimental", "production", "deprecated"]
 ENVIRONMENT_NAMES: Final[tuple[str, ...]] = ("test", "staging", "production")
 
 # Host ports the root compose.yaml publishes (or keeps free) for the shared infrastructure.
-INFRASTRUCTURE_HOST_PORTS: Final = frozenset({4317, 4318, 5432, 5672, 6379, 8080, 9090, 15672, 16686})
+INFRASTRUCTURE_HOST_PORTS: Final = frozenset({3000, 4317, 4318, 5432, 5672, 6379, 8080, 9090, 15672, 16686})
 
 # The meta-project's own top-level entries: its files, git's and scaffold's state, and the directories
 # the wiring derives (tests/test_containment.py checks that wiring writes nowhere else). A service's

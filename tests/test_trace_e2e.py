@@ -6,7 +6,10 @@ the worker as `python -m fulfilment`, the frontend's production build behind its
 configuration, and the derived gateway configuration (gateway/nginx.conf) in front of them, with
 compose's service addresses replaced by the loopback ports the processes listen on. Headless
 Chromium opens the page through the gateway, lists, creates and publishes an item; the JSON log
-lines of the backend and of the worker carry the trace id of the browser's `traceparent`.
+lines of the backend and of the worker carry the trace id of the browser's `traceparent`, their
+service and environment, and the same records reach the OTLP endpoint (the collector's protocol,
+which compose's collector passes on to Loki) with that trace id and the service's resource (issue
+14: no log store runs on these machines, so the exporting side is what is proven here).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import scaffold
-from tests.otlp_sink import otlp_sink
+from tests.otlp_sink import log_records, recording_otlp_sink
 from tests.servers import free_port, postgres_server, rabbitmq_server
 from tests.service_venv import clean_env, service_venv
 from tests.test_frontend_service import NGINX, Nginx, node_modules, npm_env, run_smoke
@@ -106,9 +109,11 @@ def test_one_trace_from_the_browser_through_backend_and_queue_to_the_worker(ecos
         rabbitmq_server() as amqp_url,
         contextlib.ExitStack() as stack,
     ):
-        sink = stack.enter_context(otlp_sink())
+        sink, exports = stack.enter_context(recording_otlp_sink())
         common = {
             "OTEL_EXPORTER_OTLP_ENDPOINT": sink,
+            "OTEL_LOGS_EXPORTER": "otlp",
+            "OTEL_RESOURCE_ATTRIBUTES": "service.namespace=shop,deployment.environment.name=local",
             "OTEL_TRACES_SAMPLER": "parentbased_always_on",
             "LOG_LEVEL": "INFO",
             "PYTHONPATH": "src",
@@ -208,11 +213,27 @@ def test_one_trace_from_the_browser_through_backend_and_queue_to_the_worker(ecos
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(r.get("trace_id") == trace_id for r in json_lines(worker_log)):
             time.sleep(0.2)
+        exported: list[dict[str, Any]] = []
+        while time.monotonic() < deadline + 15:  # the batch processors export every few seconds
+            exported = log_records(exports, backend_venv / "bin" / "python", tmp_path)
+            services = {r["resource"].get("service.name") for r in exported if r["trace_id"] == trace_id}
+            if {"orders", "fulfilment"} <= services:
+                break
+            time.sleep(0.5)
 
     backend_records = [r for r in json_lines(backend_log) if r.get("trace_id") == trace_id]
     worker_records = [r for r in json_lines(worker_log) if r.get("trace_id") == trace_id]
     assert backend_records, f"no backend log line with trace id {trace_id}:\n{backend_log.read_text()[-3000:]}"
     assert worker_records, f"no worker log line with trace id {trace_id}:\n{worker_log.read_text()[-3000:]}"
+    for records, service in ((backend_records, "orders"), (worker_records, "fulfilment")):
+        assert all((r["service"], r["environment"]) == (service, "local") for r in records), records[0]
+    # The same lines, exported over OTLP: found by trace id, named by service and environment.
+    of_trace = [r for r in exported if r["trace_id"] == trace_id]
+    for service in ("orders", "fulfilment"):
+        mine = [r for r in of_trace if r["resource"]["service.name"] == service]
+        assert mine, f"no {service} log record with trace id {trace_id} was exported ({len(exported)} records)"
+        assert all(r["resource"]["deployment.environment.name"] == "local" for r in mine)
+        assert all(r["resource"]["service.namespace"] == "shop" for r in mine)
     gateway_lines = [r for r in json_lines(gateway_log) if trace_id in str(r.get("traceparent", ""))]
     assert gateway_lines, "the gateway did not pass the browser's traceparent on"
     # Every API call of the page carried a traceparent that reached the backend.

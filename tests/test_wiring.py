@@ -136,7 +136,7 @@ def test_compose_config_accepts_the_root_compose_file(project: Path, eco: Ecosys
     services = model["services"]
     expected = {s.name for s in eco.services}
     expected |= {f"{s.name}-migrate" for s in eco.services if "postgres" in s.needs}
-    expected |= {"gateway", "otel-collector", "jaeger", "prometheus", "postgres"}
+    expected |= {"gateway", "otel-collector", "jaeger", "prometheus", "loki", "grafana", "postgres"}
     assert set(services) == expected
     for service in eco.services:
         build = services[service.name]["build"]
@@ -701,7 +701,7 @@ def test_an_ecosystem_without_services_is_wired(tmp_path: Path) -> None:
     """Right after `scaffold init`: every derived file is still accepted by its tool."""
     write_files(derive(make_ecosystem(())), tmp_path)
     model = validators.compose_config(tmp_path / "compose.yaml")
-    assert set(model["services"]) == {"gateway", "otel-collector", "jaeger", "prometheus"}
+    assert set(model["services"]) == {"gateway", "otel-collector", "jaeger", "prometheus", "loki", "grafana"}
     for env in ENVIRONMENTS:
         validators.helm_lint(tmp_path / "deploy" / "chart", env_values(tmp_path, env))
     promtool("check", "config", "prometheus.yml", cwd=tmp_path / "monitoring")

@@ -3,7 +3,8 @@
 Each service runs from its own directory's Dockerfile (target `runtime`): backends and workers
 against one shared PostgreSQL server with a database per service, workers and publishing
 backends against one shared RabbitMQ, everything routed behind the gateway, with traces going
-through an OpenTelemetry collector to Jaeger and metrics scraped by Prometheus. Everything
+through an OpenTelemetry collector to Jaeger, logs through it to Loki (searched in Grafana, linked
+to the traces both ways) and metrics scraped by Prometheus. Everything
 published is bound to 127.0.0.1. Credentials are local-development defaults that `.env` may
 override; real ones live in each environment's Secret.
 """
@@ -24,6 +25,8 @@ IMAGES: Final[dict[str, str]] = {
     "otel-collector": "otel/opentelemetry-collector-contrib:0.131.0",
     "jaeger": "jaegertracing/jaeger:2.11.0",
     "prometheus": "prom/prometheus:v3.5.0",
+    "loki": "grafana/loki:3.5.5",
+    "grafana": "grafana/grafana:12.2.0",
     "postgres": "postgres:17.7-bookworm",
     "rabbitmq": "rabbitmq:4.1.4-management",
 }
@@ -36,8 +39,11 @@ OTLP_HTTP_PORT: Final = 4318
 OTLP_GRPC_PORT: Final = 4317
 COLLECTOR_HEALTH_PORT: Final = 13133
 OTLP_BROWSER_PATH: Final = "/otlp"  # the gateway's route to the collector's OTLP/HTTP port
+LOKI_PORT: Final = 3100
+GRAFANA_PORT: Final = 3000
 
 COLLECTOR_CONFIG = "monitoring/otel-collector.yaml"
+GRAFANA_DATASOURCES = "monitoring/grafana/datasources.yaml"
 POSTGRES_INIT = "postgres/init-databases.sql"
 
 # Same defaults as the meta-project's .env.example: local-only values, never real credentials.
@@ -85,6 +91,7 @@ def _app_environment(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
             "METRICS_PORT": str(METRICS_PORT),
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://otel-collector:{OTLP_HTTP_PORT}",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_LOGS_EXPORTER": "otlp",  # through the collector into Loki (docs/platform.md)
             "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={ecosystem.name},deployment.environment.name=local",
             "OTEL_SERVICE_NAME": service.name,
             "OTEL_TRACES_SAMPLER": "parentbased_always_on",
@@ -198,7 +205,7 @@ def _collector() -> dict[str, Any]:
         "image": IMAGES["otel-collector"],
         "command": ["--config=/etc/otelcol-contrib/config.yaml"],
         "volumes": [f"./{COLLECTOR_CONFIG}:/etc/otelcol-contrib/config.yaml:ro"],
-        "depends_on": {"jaeger": {"condition": "service_started"}},
+        "depends_on": {"jaeger": {"condition": "service_started"}, "loki": {"condition": "service_started"}},
         "restart": "unless-stopped",
         "read_only": True,
         "security_opt": ["no-new-privileges:true"],
@@ -210,6 +217,45 @@ def _jaeger() -> dict[str, Any]:
     return {
         "image": IMAGES["jaeger"],
         "ports": [f"127.0.0.1:{JAEGER_UI_PORT}:{JAEGER_UI_PORT}"],
+        "restart": "unless-stopped",
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+    }
+
+
+def _loki() -> dict[str, Any]:
+    """The log store: Loki's single-binary image with its own local configuration (filesystem
+    storage, structured metadata on), which takes OTLP logs at /otlp."""
+    return {
+        "image": IMAGES["loki"],
+        "command": ["-config.file=/etc/loki/local-config.yaml"],
+        "volumes": ["loki-data:/loki"],
+        "restart": "unless-stopped",
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+    }
+
+
+def _grafana() -> dict[str, Any]:
+    """Logs searched in Grafana (Explore, Loki), each line linking to its trace, each trace (Jaeger
+    data source) to its logs; local only, so anonymous access, bound to 127.0.0.1."""
+    return {
+        "image": IMAGES["grafana"],
+        "environment": {
+            "GF_AUTH_ANONYMOUS_ENABLED": "true",
+            "GF_AUTH_ANONYMOUS_ORG_ROLE": "Admin",
+            "GF_AUTH_DISABLE_LOGIN_FORM": "true",
+            "GF_ANALYTICS_REPORTING_ENABLED": "false",
+            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+            "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
+            "GF_PLUGINS_PREINSTALL_DISABLED": "true",
+        },
+        "volumes": [
+            f"./{GRAFANA_DATASOURCES}:/etc/grafana/provisioning/datasources/ecosystem.yaml:ro",
+            "grafana-data:/var/lib/grafana",
+        ],
+        "ports": [f"127.0.0.1:{GRAFANA_PORT}:{GRAFANA_PORT}"],
+        "depends_on": {"loki": {"condition": "service_started"}, "jaeger": {"condition": "service_started"}},
         "restart": "unless-stopped",
         "security_opt": ["no-new-privileges:true"],
         "cap_drop": ["ALL"],
@@ -290,7 +336,9 @@ def compose_model(ecosystem: Ecosystem) -> dict[str, Any]:
     services["otel-collector"] = _collector()
     services["jaeger"] = _jaeger()
     services["prometheus"] = _prometheus()
-    volumes: dict[str, Any] = {"prometheus-data": {}}
+    services["loki"] = _loki()
+    services["grafana"] = _grafana()
+    volumes: dict[str, Any] = {"grafana-data": {}, "loki-data": {}, "prometheus-data": {}}
     if ecosystem.needs("postgres"):
         services["postgres"] = _postgres()
         volumes["postgres-data"] = {}
@@ -315,7 +363,12 @@ def collector_config() -> dict[str, Any]:
             "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 20},
             "batch": {},
         },
-        "exporters": {"otlp/jaeger": {"endpoint": f"jaeger:{OTLP_GRPC_PORT}", "tls": {"insecure": True}}},
+        "exporters": {
+            "otlp/jaeger": {"endpoint": f"jaeger:{OTLP_GRPC_PORT}", "tls": {"insecure": True}},
+            # Loki's native OTLP ingest (the exporter appends /v1/logs): service.name and
+            # deployment.environment.name become labels, trace_id and span_id structured metadata.
+            "otlphttp/loki": {"endpoint": f"http://loki:{LOKI_PORT}/otlp"},
+        },
         "service": {
             "extensions": ["health_check"],
             "pipelines": {
@@ -323,9 +376,73 @@ def collector_config() -> dict[str, Any]:
                     "receivers": ["otlp"],
                     "processors": ["memory_limiter", "batch"],
                     "exporters": ["otlp/jaeger"],
-                }
+                },
+                "logs": {
+                    "receivers": ["otlp"],
+                    "processors": ["memory_limiter", "batch"],
+                    "exporters": ["otlphttp/loki"],
+                },
             },
         },
+    }
+
+
+LOKI_UID: Final = "loki"
+JAEGER_UID: Final = "jaeger"
+
+
+def grafana_datasources(ecosystem: Ecosystem) -> dict[str, Any]:
+    """Grafana's provisioned data sources: Loki (a line's trace_id opens the trace), Jaeger (a
+    trace's "Logs for this span" queries Loki for every line of the trace) and Prometheus.
+    `$$` is a literal `$` in Grafana's provisioning files, which expand environment variables."""
+    logs_of_trace = f'{{service_namespace="{ecosystem.name}"}} | trace_id="$${{__trace.traceId}}"'
+    return {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "Loki",
+                "type": "loki",
+                "uid": LOKI_UID,
+                "access": "proxy",
+                "url": f"http://loki:{LOKI_PORT}",
+                "jsonData": {
+                    "derivedFields": [
+                        {
+                            "name": "trace_id",
+                            "matcherType": "label",
+                            "matcherRegex": "trace_id",
+                            "datasourceUid": JAEGER_UID,
+                            "url": "$${__value.raw}",
+                            "urlDisplayLabel": "Trace",
+                        }
+                    ]
+                },
+            },
+            {
+                "name": "Jaeger",
+                "type": "jaeger",
+                "uid": JAEGER_UID,
+                "access": "proxy",
+                "url": f"http://jaeger:{JAEGER_UI_PORT}",
+                "jsonData": {
+                    "tracesToLogsV2": {
+                        "datasourceUid": LOKI_UID,
+                        "spanStartTimeShift": "-5m",
+                        "spanEndTimeShift": "5m",
+                        "customQuery": True,
+                        "query": logs_of_trace,
+                    }
+                },
+            },
+            {
+                "name": "Prometheus",
+                "type": "prometheus",
+                "uid": "prometheus",
+                "access": "proxy",
+                "url": f"http://prometheus:{PROMETHEUS_PORT}",
+                "isDefault": True,
+            },
+        ],
     }
 
 
@@ -348,7 +465,12 @@ def derive(ecosystem: Ecosystem) -> list[DerivedFile]:
         yaml_file(
             COLLECTOR_CONFIG,
             collector_config(),
-            comment="OpenTelemetry collector of compose.yaml: OTLP in, Jaeger out.",
+            comment="OpenTelemetry collector of compose.yaml: OTLP in; traces to Jaeger, logs to Loki.",
+        ),
+        yaml_file(
+            GRAFANA_DATASOURCES,
+            grafana_datasources(ecosystem),
+            comment="Grafana of compose.yaml (http://127.0.0.1:3000): logs in Loki, traces in Jaeger, linked.",
         ),
     ]
     if ecosystem.needs("postgres"):

@@ -24,7 +24,7 @@ from .handlers import HANDLERS, Handler
 from .logs import configure_logging
 from .server import Probes, start_server
 from .settings import Settings, SettingsError
-from .tracing import configure_tracing
+from .tracing import configure_log_export, configure_tracing
 
 logger = logging.getLogger(__name__)
 EXIT_CONFIGURATION = 2
@@ -116,8 +116,11 @@ def main() -> int:
         return EXIT_CONFIGURATION
     configure_logging(settings.log_level)
     provider = configure_tracing(default_service_name=SERVICE_NAME)
+    log_provider = configure_log_export(default_service_name=SERVICE_NAME)
     try:
         return asyncio.run(serve(settings))
     finally:
         if provider is not None:
             provider.shutdown()  # flushes the spans still in the batch
+        if log_provider is not None:
+            log_provider.shutdown()  # and the log records

@@ -247,4 +247,6 @@ app.kubernetes.io/component: migrate
   value: {{ .Values.otel.sampler | quote }}
 - name: OTEL_TRACES_SAMPLER_ARG
   value: {{ .Values.otel.samplerArg | quote }}
+- name: OTEL_LOGS_EXPORTER
+  value: {{ .Values.otel.logsExporter | quote }}
 {{- end }}

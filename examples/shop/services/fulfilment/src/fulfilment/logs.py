@@ -1,4 +1,5 @@
-"""JSON logging: one object per line on stdout, with the current trace and span ids.
+"""JSON logging: one object per line on stdout, with the service, its environment and the current
+trace and span ids (so lines from every service can be searched together by trace id).
 
 Every logger (aio-pika's, aiormq's, aiohttp's included) goes through the same handler, so the
 library lines share the format and can be correlated with traces.
@@ -13,6 +14,10 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME as SERVICE_NAME_ATTRIBUTE
+from opentelemetry.sdk.resources import Resource
+
+from . import SERVICE_NAME
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is emitted.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
@@ -22,7 +27,23 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
 }
 
 
+def service_fields() -> dict[str, str]:
+    """`service` and `environment` of every line, from the same variables as the telemetry's
+    resource (OTEL_SERVICE_NAME, deployment.environment.name in OTEL_RESOURCE_ATTRIBUTES)."""
+    attributes = Resource.create().attributes
+    service = str(attributes.get(SERVICE_NAME_ATTRIBUTE, ""))
+    fields = {"service": SERVICE_NAME if service.startswith("unknown_service") else service}
+    environment = attributes.get("deployment.environment.name")
+    if environment:
+        fields["environment"] = str(environment)
+    return fields
+
+
 class JsonFormatter(logging.Formatter):
+    def __init__(self, fields: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.fields = dict(fields or {})
+
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
             "timestamp": datetime.fromtimestamp(record.created, tz=UTC)
@@ -31,6 +52,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            **self.fields,
         }
         span_context = trace.get_current_span().get_span_context()
         if span_context.is_valid:
@@ -60,7 +82,7 @@ class StdoutHandler(logging.StreamHandler[TextIO]):
 def configure_logging(level: str = "INFO") -> None:
     """Send every log record through one JSON handler on stdout."""
     handler = StdoutHandler()
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(service_fields()))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

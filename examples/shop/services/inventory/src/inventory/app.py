@@ -14,7 +14,7 @@ from .events import EventPublisher
 from .logs import configure_logging
 from .metrics import PrometheusMiddleware, start_metrics_server
 from .settings import Settings
-from .tracing import configure_tracing, instrument_app
+from .tracing import configure_log_export, configure_tracing, instrument_app
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
     provider = configure_tracing(default_service_name=SERVICE_NAME)
+    configure_log_export(default_service_name=SERVICE_NAME)
     engine = make_engine(settings)
     probe_engine = make_probe_engine(settings)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from orders.logs import JsonFormatter, configure_logging
+from orders.logs import JsonFormatter, configure_logging, service_fields
 
 pytestmark = pytest.mark.unit
 
@@ -77,6 +77,23 @@ def test_extras_and_exceptions_are_fields(logger: tuple[logging.Logger, io.Strin
     assert record["item_id"] == 7
     assert record["level"] == "ERROR"
     assert "RuntimeError: boom" in record["exception"]
+
+
+def test_every_line_names_the_service_and_its_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "orders")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging")
+    configure_logging("INFO")
+    logging.getLogger("test.fields").info("hello")
+    (line,) = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "hello" in line]
+    assert (line["service"], line["environment"]) == ("orders", "staging")
+
+
+def test_the_service_is_named_without_otel_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    assert service_fields() == {"service": "orders"}
 
 
 def test_uvicorn_loggers_go_through_the_json_handler(capsys: pytest.CaptureFixture[str]) -> None:
