@@ -333,6 +333,16 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes] | None = None, *, 
         time.sleep(0.1)
 
 
+def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Terminate a server, kill it when it does not stop in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")  # Debian's prometheus-alertmanager
 
 
@@ -360,11 +370,6 @@ def alertmanager_server(config: Path) -> Iterator[str]:
         wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -33,7 +33,7 @@ from scaffold.wiring.monitoring import ALERTMANAGER_CONFIG, cluster_rule_groups,
 from scaffold.wiring.platform import PLATFORM_DIR, RELAY_FILE, relay_file
 from scaffold.wiring.rollback_relay import Config, dispatches
 from tests import validators
-from tests.servers import alertmanager_server, free_port, wait_for_port
+from tests.servers import alertmanager_server, free_port, stop, wait_for_port
 from tests.test_wiring import backend, make_ecosystem, render_backend, write_files
 
 SERVICE = "orders"
@@ -404,8 +404,7 @@ def relay(project: Path, github: FakeGitHub, tmp_path: Path) -> Iterator[str]:
         wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}/alerts"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)
         assert process.stdout is not None
         process.stdout.close()
 

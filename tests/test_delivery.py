@@ -104,6 +104,7 @@ def head(root: Path) -> str:
 
 
 TEST = ["--namespace", "shop-test", "--kube-context", "shop-test"]
+ROLLBACK = ["--wait=watcher", "--wait-for-jobs", "--timeout=600s", "--history-max=20"]
 KUBECTL = ["kubectl", "--context", "shop-test"]
 PREFLIGHT = [
     ["helm", "version", "--short"],
@@ -222,17 +223,7 @@ def test_failed_smoke_tests_roll_back_to_the_last_good_revision(pristine: Path, 
     assert tail == [
         ["helm", "test", "shop", "--logs", "--timeout=300s", *TEST],
         ["helm", "history", "shop", "--output", "json", "--max", "100", *TEST],
-        [
-            "helm",
-            "rollback",
-            "shop",
-            "1",
-            "--wait=watcher",
-            "--wait-for-jobs",
-            "--timeout=600s",
-            "--history-max=20",
-            *TEST,
-        ],
+        ["helm", "rollback", "shop", "1", *ROLLBACK, *TEST],
     ]
     assert lab.history()[-1]["description"] == "Rollback to 1"
     assert lab.history()[-1]["values"]["orders"]["image"]["digest"] == GOOD
@@ -398,17 +389,7 @@ def test_rollback_returns_to_the_last_good_revision_and_smoke_tests_it(lab: Lab)
     assert lab.commands()[-5:] == [
         ["kubectl", "--context", "shop-production", "version", "--output=json", "--request-timeout=30s"],
         ["helm", "history", "shop", "--output", "json", "--max", "100", *prod],
-        [
-            "helm",
-            "rollback",
-            "shop",
-            "1",
-            "--wait=watcher",
-            "--wait-for-jobs",
-            "--timeout=600s",
-            "--history-max=20",
-            *prod,
-        ],
+        ["helm", "rollback", "shop", "1", *ROLLBACK, *prod],
         ["helm", "history", "shop", "--output", "json", "--max", "100", *prod],
         ["helm", "test", "shop", "--logs", "--timeout=300s", *prod],
     ]
@@ -561,3 +542,22 @@ def test_an_ecosystem_without_services_is_delivered_without_images(pristine: Pat
     proc = lab.run("deploy", "test", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["images"] == {}
+
+
+def test_a_service_whose_own_repository_is_not_checked_out_is_not_delivered(lab: Lab) -> None:
+    """Its path is ignored by the meta-project's git, so a fresh clone lacks it and the umbrella's link
+    to its chart dangles: the delivery stops before any command, saying how to check it out at its pin."""
+    pin = "0123456789abcdef0123456789abcdef01234567"
+    text = (lab.root / "ecosystem.yaml").read_text(encoding="utf-8")
+    text += (
+        "  payments:\n    kind: backend\n    path: services/payments\n"
+        "    repository: https://git.example.com/shop/payments.git\n"
+        f"    commit: {pin}\n    port: 8009\n    template: {{source: builtin, version: 0.1.0}}\n"
+    )
+    (lab.root / "ecosystem.yaml").write_text(text, encoding="utf-8")
+    scaffold("sync", cwd=lab.root)
+    proc = lab.deploy()
+    assert proc.returncode == ExitCode.NOT_FOUND
+    assert "No chart on disk for payments" in proc.stderr
+    assert f"git -C services/payments checkout {pin}" in proc.stderr
+    assert lab.calls() == []

@@ -61,10 +61,15 @@ def ensure_deliverable(target: Target) -> None:
     missing = [s for s in target.enabled() if not (target.root / s.path / "chart" / "Chart.yaml").is_file()]
     if missing:
         names = ", ".join(s.name for s in missing)
-        own = [s.name for s in missing if s.repository]
+        pinned = [s for s in missing if s.repository]
         hint = (
-            f"Check out the services in their own repositories: `scaffold checkout {' '.join(own)}`."
-            if own
+            "Check out the services in their own repositories at their pinned commits: "
+            + "; ".join(
+                f"git clone {s.repository} {s.path}" + (f" && git -C {s.path} checkout {s.commit}" if s.commit else "")
+                for s in pinned
+            )
+            + "."
+            if pinned
             else "Restore them from git (`git status` shows what was deleted)."
         )
         raise NotFoundError(f"No chart on disk for {names}: the umbrella chart would be incomplete.", hint)
