@@ -77,6 +77,7 @@ bench-all: bench system-packages validators
 	$(BIN)/python -m bench.worker_throughput
 	bash bench/update.sh
 	bash bench/check.sh
+	bash bench/delivery.sh
 
 ## docs: regenerate the lists in docs/ that come from the code (kinds, --data keys)
 docs: install
