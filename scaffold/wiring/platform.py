@@ -72,7 +72,8 @@ def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
             "githubRepository": ecosystem.alerting.github_repository or "",
             "githubApiUrl": "https://api.github.com",
             "eventType": "rollback",
-            "tokenSecret": token_secret(ecosystem),
+            # The Secret (a name, never its value) holding the GitHub token under `key`.
+            "githubToken": {"secretName": token_secret(ecosystem), "key": TOKEN_KEY},
             # Namespaces whose pods may send alerts (Alertmanager's); empty: the release's own.
             "alertmanagerNamespaces": [],
             "resources": {
@@ -116,7 +117,7 @@ def values_schema() -> dict[str, Any]:
                     "githubRepository",
                     "githubApiUrl",
                     "eventType",
-                    "tokenSecret",
+                    "githubToken",
                     "alertmanagerNamespaces",
                     "resources",
                 ],
@@ -138,7 +139,15 @@ def values_schema() -> dict[str, Any]:
                     "githubRepository": {"type": "string", "pattern": "^([\\w.-]+/[\\w.-]+)?$"},
                     "githubApiUrl": {"type": "string", "pattern": "^https://"},
                     "eventType": {"type": "string", "minLength": 1},
-                    "tokenSecret": {"type": "string", "minLength": 1},
+                    "githubToken": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["secretName", "key"],
+                        "properties": {
+                            "secretName": {"type": "string", "minLength": 1},
+                            "key": {"type": "string", "minLength": 1},
+                        },
+                    },
                     "alertmanagerNamespaces": {"type": "array", "items": string},
                     "resources": {"type": "object"},
                 },
@@ -316,9 +325,9 @@ spec:
             name: {name}
         - name: token
           secret:
-            secretName: {{{{ $relay.tokenSecret }}}}
+            secretName: {{{{ $relay.githubToken.secretName }}}}
             items:
-              - key: {TOKEN_KEY}
+              - key: {{{{ $relay.githubToken.key }}}}
                 path: {TOKEN_KEY}
 ---
 apiVersion: networking.k8s.io/v1
