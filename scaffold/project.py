@@ -139,8 +139,8 @@ def _command_line(pid: int) -> str:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return ""
-    words = [w.decode("utf-8", "replace") for w in raw.split(b"\0") if w]
-    return " ".join(words)
+    text = " ".join(raw.decode("utf-8", "replace").replace("\0", " ").split())  # one line, whatever argv held
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _openers(fd: int) -> list[int]:
@@ -210,8 +210,9 @@ def _acquire(fd: int, mode: int, root: Path) -> None:
 def _write_holder(fd: int) -> None:
     program = Path(sys.argv[0]).name if sys.argv else "scaffold"
     words = ["scaffold" if program in ("__main__.py", "scaffold") else program, *sys.argv[1:]]
+    command = " ".join(" ".join(words).split())[:200]  # one line: an argument may hold a line break
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()} {' '.join(words)}\n".encode(), 0)
+    os.pwrite(fd, f"{os.getpid()} {command}\n".encode("utf-8", "replace"), 0)
 
 
 @contextmanager

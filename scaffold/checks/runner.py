@@ -346,7 +346,11 @@ def _results(units: list[_Unit], jobs: int) -> Iterable[tuple[list[Part], float]
             yield _kept(unit, parts), seconds
         return
     context = multiprocessing.get_context(_start_method())
-    with ProcessPoolExecutor(max_workers=min(jobs, len(units)), mp_context=context) as pool:
+    from scaffold.project import die_with_parent
+
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(units)), mp_context=context, initializer=die_with_parent
+    ) as pool:
         for unit, (parts, seconds) in zip(units, pool.map(_timed, units), strict=True):
             yield _kept(unit, parts), seconds
 

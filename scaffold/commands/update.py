@@ -277,8 +277,12 @@ def _run_jobs(jobs: list[Job], workers: int, progress: Progress | None) -> list[
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from scaffold.project import die_with_parent
+
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork")
+        max_workers=min(workers, len(jobs)),
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=die_with_parent,  # a killed update leaves no workers behind (they never hold the lock)
     ) as pool:
         futures = {pool.submit(plan, job): job for job in jobs}
         for future in as_completed(futures):
