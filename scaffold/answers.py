@@ -16,6 +16,9 @@ from scaffold.errors import UsageError
 
 # Answers scaffold sets itself from the command line and ecosystem.yaml.
 SET_BY_SCAFFOLD: Final = frozenset({"kind", "name", "ecosystem", "registry"})
+# Answers ecosystem.yaml holds too (a service's `port`, a worker's `subscribes`, a frontend's `calls`):
+# changing one in a service alone would make the two disagree, and the wiring follows ecosystem.yaml.
+HELD_BY_ECOSYSTEM: Final = frozenset({"port", "subscribes", "api_service"})
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,25 @@ def _load(path: Path, relative: str) -> tuple[dict[str, Any] | None, list[Findin
     return answers, []
 
 
+def _held_by_ecosystem(answers: dict[str, Any], service: Service, relative: str) -> list[Finding]:
+    """Answers ecosystem.yaml holds too (answers.HELD_BY_ECOSYSTEM) must say what it says."""
+    expected: dict[str, object] = {"port": service.port}
+    if service.kind == "worker":
+        expected["subscribes"] = service.subscribes
+    if service.kind == "frontend" and service.calls:
+        expected["api_service"] = service.calls[0]
+    found: list[Finding] = []
+    for key, wanted in expected.items():
+        value = answers.get(key)
+        if key == "subscribes" and isinstance(value, str):
+            value = tuple(p.strip() for p in value.split(",") if p.strip())
+        if key in answers and value != wanted:
+            shown = ", ".join(wanted) if isinstance(wanted, tuple) else wanted
+            message = f"'{key}' is {answers.get(key)!r}, ecosystem.yaml says {shown!r}"
+            found.append(Finding("error", message, relative))
+    return found
+
+
 def problems(root: Path, service: Service) -> list[Finding]:
     """A problem with the template version is placed in ecosystem.yaml (the runner adds the line)."""
     relative = f"{service.path}/{ANSWERS_FILE}"
@@ -59,6 +78,7 @@ def problems(root: Path, service: Service) -> list[Finding]:
             if answers.get(key) != expected:
                 message = f"'{key}' is {answers.get(key)!r}, ecosystem.yaml says {expected!r}"
                 found.append(Finding("error", message, relative))
+        found += _held_by_ecosystem(answers, service, relative)
         commit = str(answers.get("_commit") or "")
         if commit and commit.removeprefix("v") != service.template.version.removeprefix("v"):
             message = f"records template version {commit}, ecosystem.yaml says {service.template.version}"

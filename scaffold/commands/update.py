@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from scaffold import ecosystem_file
-from scaffold.answers import parse_data
+from scaffold.answers import HELD_BY_ECOSYSTEM, parse_data
 from scaffold.errors import ExitCode, NotFoundError, ScaffoldError, UsageError
 from scaffold.model import Ecosystem, TemplateRef
 from scaffold.progress import Progress
@@ -45,8 +45,6 @@ from scaffold.wiring_apply import plan_wiring
 
 EXIT_CONFLICTS: Final = int(ExitCode.UPDATE_CONFLICTS)
 EXIT_FAILED: Final = int(ExitCode.UPDATE_FAILED)
-# Answers that scaffold keeps in ecosystem.yaml too: changing them is not an update's job.
-FIXED_ANSWERS: Final = frozenset({"port"})
 
 
 @dataclass(frozen=True)
@@ -194,7 +192,7 @@ def _prepare(
     given: dict[str, dict[str, object]] = {}
     for source, goal in goals.items():
         given[source] = parse_data(data, libraries[source].directory(goal))
-        fixed = FIXED_ANSWERS.intersection(given[source])
+        fixed = HELD_BY_ECOSYSTEM.intersection(given[source])
         if fixed:
             raise UsageError(
                 f"--data {', '.join(sorted(fixed))} cannot be changed by an update: ecosystem.yaml holds it.",
@@ -344,6 +342,12 @@ def update(
         raise UsageError(f"--jobs {workers} is not a positive number.", "Example: --jobs 4")
     if to is not None and parse_version(to) is None:
         raise UsageError(f"--to {to!r} is not a version.", "Example: --to 0.2.0")
+    if data and all_targets:
+        keys = ", ".join(sorted({d.partition("=")[0] for d in data}))
+        raise UsageError(
+            f"--data with --all would set {keys} in every service and the meta-project at once.",
+            "Name the services whose answers change, e.g. `scaffold update orders --data description=...`.",
+        )
     root = find_root(start)
     with locked(root):
         ecosystem = ecosystem_file.load(root).model
