@@ -97,8 +97,41 @@ def convert(question: Question, value: str) -> object:
     return value
 
 
-def parse_data(pairs: list[str], template_dir: Path, kind: str | None = None) -> dict[str, object]:
-    """Typed answers from `--data key=value`; with `kind`, only the questions that kind is asked."""
+# Answers that land in ecosystem.yaml or in generated files, checked by the schema's rule for them
+# (scaffold/ecosystem.schema.json) before copier renders anything.
+_SCHEMA_RULES: Final = {
+    "description": ("$defs", "line"),
+    "registry": ("properties", "registry"),
+}
+
+
+def check(answers: dict[str, object]) -> dict[str, object]:
+    """Refuse a text answer that is not one line (every text answer lands in some file: a docstring,
+    pyproject.toml, YAML, README), or that breaks its schema rule (description, registry)."""
+    from scaffold.ecosystem_rules import definition, pattern, rule
+
+    one_line = pattern("$defs", "line")
+    for key, value in answers.items():
+        if not isinstance(value, str):
+            continue
+        where = _SCHEMA_RULES.get(key)
+        if where is not None:
+            limit = definition(*where).get("maxLength")
+            if not pattern(*where).match(value) or (limit is not None and len(value) > int(limit)):
+                raise UsageError(
+                    f"The {key} {value[:60]!r}{'...' if len(value) > 60 else ''} is not {rule(*where)}.",
+                    f"Give another {key}, e.g. --data {key}=...",
+                )
+        elif not one_line.match(value):
+            raise UsageError(f"--data {key}: {value[:60]!r} is not one line of text.", "Remove the line breaks.")
+    return answers
+
+
+def parse_data(
+    pairs: list[str], template_dir: Path, kind: str | None = None, *, own: frozenset[str] = frozenset()
+) -> dict[str, object]:
+    """Typed answers from `--data key=value`; with `kind`, only the questions that kind is asked. `own`
+    are answers of SET_BY_SCAFFOLD the command lets the user give (`init` asks for the registry)."""
     known = questions(template_dir) if kind is None else {**questions_for(template_dir, kind)}
     answers: dict[str, object] = {}
     for pair in pairs:
@@ -106,7 +139,7 @@ def parse_data(pairs: list[str], template_dir: Path, kind: str | None = None) ->
         key = key.strip()
         if not sep or not key:
             raise UsageError(f"--data {pair!r} is not of the form key=value.", "Example: --data port=8001")
-        if key in SET_BY_SCAFFOLD:
+        if key in SET_BY_SCAFFOLD - own:
             raise UsageError(
                 f"--data {key} cannot be set: scaffold sets it from the command and ecosystem.yaml.",
                 "Give the name on the command line; the ecosystem and registry come from ecosystem.yaml.",
@@ -116,4 +149,4 @@ def parse_data(pairs: list[str], template_dir: Path, kind: str | None = None) ->
             which = "the template has" if kind is None else f"a {kind} has"
             raise UsageError(f"--data {key}: {which} no such question.", f"Known keys: {allowed}.")
         answers[key] = convert(known[key], value)
-    return answers
+    return check(answers)

@@ -198,7 +198,7 @@ def write_atomically(path: Path, content: bytes) -> None:
 
 def remote_tags(source: str) -> dict[str, str]:
     """{tag: commit id} of a repository or bundle without fetching it (`git ls-remote`)."""
-    out = git("ls-remote", "--tags", source)
+    out = git("ls-remote", "--tags", "--", source)  # a source is never read as an option
     tags: dict[str, str] = {}
     for line in out.decode().splitlines():
         oid, _, ref = line.partition("\t")

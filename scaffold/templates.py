@@ -241,7 +241,9 @@ class _scratch_repo:  # noqa: N801 - used as a context manager
 
 def _fetch(repo: BareRepo, version: TemplateVersion) -> None:
     try:
-        repo.run("fetch", "--quiet", "--no-tags", version.origin, f"+refs/tags/{version.tag}:refs/tags/{version.tag}")
+        repo.run(
+            "fetch", "--quiet", "--no-tags", "--", version.origin, f"+refs/tags/{version.tag}:refs/tags/{version.tag}"
+        )
     except GitError:
         raise NotFoundError(
             f"Template version {version.version} cannot be fetched from {version.origin}.",

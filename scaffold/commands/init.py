@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from scaffold import ecosystem_file
+from scaffold.answers import check as check_answers
 from scaffold.answers import parse_data
 from scaffold.derived_state import RECORD, render_record
 from scaffold.errors import ConflictError, ScaffoldError, UsageError
@@ -79,12 +80,12 @@ def init(
     target = parent / name
     _check_target(target)
     ref = latest_ref(normalise_source(templates) if templates else BUILTIN)
-    given = parse_data(data, template_dir(ref), "ecosystem")
+    given = parse_data(data, template_dir(ref), "ecosystem", own=frozenset({"registry"}))
     prompts = [
         Prompt("description", "What is the ecosystem for (one line)?", f"The {name} ecosystem"),
         Prompt("registry", "Container registry for the images", f"registry.example.com/{name}"),
     ]
-    answers = resolve(prompts, given, defaults=defaults, asker=asker)
+    answers = check_answers(resolve(prompts, given, defaults=defaults, asker=asker))
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=None if dry_run else parent))
     try:
         render(ref, staging / name, {**answers, "kind": "ecosystem", "name": name}, trust=trust)

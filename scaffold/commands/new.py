@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from scaffold import ecosystem_file
+from scaffold.answers import check as check_answers
 from scaffold.answers import parse_data
 from scaffold.ecosystem_rules import port_range
 from scaffold.errors import ConflictError, UsageError
@@ -102,7 +103,9 @@ def new_service(
             )
         template = service_ref(root, ecosystem.template)
         given = parse_data(data, template_dir(template, root), checked_kind)
-        answers = resolve(service_prompts(checked_kind, name, ecosystem), given, defaults=defaults, asker=asker)
+        answers = check_answers(
+            resolve(service_prompts(checked_kind, name, ecosystem), given, defaults=defaults, asker=asker)
+        )
         port = check_port(answers["port"], ecosystem)
         service = service_entry(checked_kind, name, port, answers, ecosystem, template)
         new_text = ecosystem_file.with_service(document, service)
