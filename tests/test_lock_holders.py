@@ -55,10 +55,15 @@ def test_a_killed_check_leaves_no_worker_holding_the_lock(ecosystem: Path) -> No
     workers = _children(check.pid)
     check.send_signal(signal.SIGKILL)
     check.wait()
-    # The kernel ends the workers with their parent, and none of them holds the lock meanwhile.
-    proc = scaffold("sync", cwd=ecosystem, env={"SCAFFOLD_LOCK_TIMEOUT": "5"}, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert _wait_for(lambda: not any(_alive(w) for w in workers), 10), "workers outlived their parent"
+    try:
+        # The kernel ends the workers with their parent, and none of them holds the lock meanwhile.
+        proc = scaffold("sync", cwd=ecosystem, env={"SCAFFOLD_LOCK_TIMEOUT": "5"}, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert _wait_for(lambda: not any(_alive(w) for w in workers), 10), "workers outlived their parent"
+    finally:
+        for worker in workers:  # what a scaffold without the fix leaves running
+            if _alive(worker):
+                os.kill(worker, signal.SIGKILL)
 
 
 _HOLDER = textwrap.dedent(
