@@ -1,3 +1,3 @@
-from scaffold.cli import run
+from scaffold.start import main
 
-run()
+main()

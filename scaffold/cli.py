@@ -7,10 +7,12 @@ questionary) when it runs, so `scaffold --help` stays fast.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
@@ -79,27 +81,68 @@ Trust = Annotated[
 
 def _run(command: Callable[[], T]) -> T:
     """Run a command; turn every error into one message with a hint and an exit code."""
-    from scaffold.errors import ExitCode, ScaffoldError
+    from scaffold.errors import ExitCode, ScaffoldError, Terminated
     from scaffold.output import error
 
     try:
         return command()
     except ScaffoldError as err:
         error(err)
+        _EXPLAINED.append(int(err.exit_code))
         raise typer.Exit(int(err.exit_code)) from None
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing was changed.", file=sys.stderr)
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except KeyboardInterrupt:  # typer would turn it into a silent exit 130
+        raise typer.Exit(_stopped(int(ExitCode.INTERRUPTED), "interrupted (Ctrl-C)")) from None
+    except Terminated:
+        raise typer.Exit(_stopped(int(ExitCode.TERMINATED), "terminated (SIGTERM)")) from None
+    except OSError as err:
+        known = _environment_error(err)
+        if known is None:
+            raise _unexpected(err) from None
+        error(known)
+        raise typer.Exit(int(known.exit_code)) from None
     except Exception as err:  # noqa: BLE001 - the last line of defence: never a traceback
-        if os.environ.get("SCAFFOLD_DEBUG"):
-            traceback.print_exc()
-        error(
-            ScaffoldError(
-                f"unexpected failure ({type(err).__name__}: {err}); nothing was changed.",
-                "Run again with SCAFFOLD_DEBUG=1 for the details and report it.",
-            )
+        raise _unexpected(err) from None
+
+
+def _unexpected(err: Exception) -> typer.Exit:
+    from scaffold.errors import ExitCode, ScaffoldError
+    from scaffold.output import error
+
+    if os.environ.get("SCAFFOLD_DEBUG"):
+        traceback.print_exception(err)
+    error(
+        ScaffoldError(
+            f"unexpected failure ({type(err).__name__}: {' '.join(str(err).split())}); nothing was changed.",
+            "Run again with SCAFFOLD_DEBUG=1 for the details and report it.",
         )
-        raise typer.Exit(int(ExitCode.FAILURE)) from None
+    )
+    return typer.Exit(int(ExitCode.FAILURE))
+
+
+def _environment_error(err: OSError) -> ScaffoldError | None:
+    """A full disk, a read-only file system or a directory nobody may write to: the machine, not scaffold."""
+    import errno
+
+    from scaffold.errors import UsageError
+
+    where = f" ({err.filename})" if err.filename else ""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return UsageError(
+            f"No space left on the device{where}; nothing was changed.",
+            "Free some space (or raise the quota), then run the command again.",
+        )
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        from scaffold.template_repo import cache_dir
+
+        in_cache = str(err.filename or "").startswith(str(cache_dir().parent))
+        return UsageError(
+            f"Cannot write{where}: {err.strerror or 'permission denied'}; nothing was changed.",
+            "scaffold keeps template checkouts in $XDG_CACHE_HOME/scaffold: point XDG_CACHE_HOME at a writable "
+            "directory, or fix its permissions."
+            if in_cache
+            else "Run the command as a user who may write there, or fix its permissions.",
+        )
+    return None
 
 
 def _fail(err: ScaffoldError) -> NoReturn:
@@ -646,15 +689,43 @@ def main(
 _ClickUsageError: type[Exception] = typer.BadParameter.__mro__[1]
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    from scaffold.errors import Terminated
+
+    raise Terminated
+
+
+_EXPLAINED: list[int] = []  # exit codes whose error this process has printed (typer may exit with one again)
+
+
+def _stopped(code: int, how: str) -> int:
+    from scaffold.errors import ScaffoldError
+    from scaffold.output import error
+
+    if not _EXPLAINED:
+        error(ScaffoldError(f"{how}; a change in progress was undone.", "Run the command again when ready."))
+        _EXPLAINED.append(code)
+    return code
+
+
 def run() -> NoReturn:
-    """The entry point: click's own usage errors get scaffold's `error:` + `hint:` form too."""
+    """Run the command line: click's own usage errors get scaffold's `error:` + `hint:` form too, and
+    Ctrl-C (130) or SIGTERM (143) one error line: a transaction in progress rolls back as the
+    exception passes through it, so the meta-project is as it was before the command or after it."""
+    from scaffold.errors import ExitCode, Terminated
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         code = app(standalone_mode=False)
     except _ClickUsageError as err:
         sys.exit(_usage_error(err))
-    except typer.Abort:
-        print("error: interrupted; nothing was changed.", file=sys.stderr)
-        sys.exit(130)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(_stopped(int(ExitCode.INTERRUPTED), "interrupted (Ctrl-C)"))
+    except Terminated:
+        sys.exit(_stopped(int(ExitCode.TERMINATED), "terminated (SIGTERM)"))
+    if code == int(ExitCode.INTERRUPTED):  # typer's own answer to a Ctrl-C outside a command
+        code = _stopped(code, "interrupted (Ctrl-C)")
     sys.exit(code if isinstance(code, int) else 0)
 
 

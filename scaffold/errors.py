@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     TESTS_FAILED = 10  # `scaffold test`: a service's test image failed or could not run
     DELIVERY_FAILED = 11  # deploy / rollback: the cluster did not answer, or the delivery failed (and was undone)
     INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM
 
 
 class ScaffoldError(Exception):
@@ -56,3 +57,7 @@ class DeliveryError(ScaffoldError):
 
 class InterruptedByUser(ScaffoldError):
     exit_code = ExitCode.INTERRUPTED
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (cli.run turns the signal into this): a transaction in progress is undone."""

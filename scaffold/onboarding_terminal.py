@@ -99,7 +99,9 @@ class TerminalGuide:
 
 def terminal_guide() -> TerminalGuide | None:
     """A guide when stdin and stdout are terminals, else None."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    from scaffold.prompts import is_terminal
+
+    if not (is_terminal(sys.stdin) and is_terminal(sys.stdout)):
         return None
     from rich.console import Console
 

@@ -31,7 +31,9 @@ class ProgressBar:
 
 def wanted(*, as_json: bool, env: Mapping[str, str] = os.environ, stream: TextIO = sys.stderr) -> bool:
     """Whether a bar belongs on this output: a terminal, outside CI, not for a program (--json)."""
-    return not as_json and not env.get("CI") and stream.isatty()
+    from scaffold.prompts import is_terminal
+
+    return not as_json and not env.get("CI") and is_terminal(stream)
 
 
 def terminal_progress(label: str, *, as_json: bool) -> Progress | None:

@@ -51,6 +51,8 @@ os.register_at_fork(after_in_child=_close_held_in_child)
 def die_with_parent() -> None:
     """Initializer of worker processes: the kernel kills them when the process that started them dies
     (Linux), so a killed command leaves no workers behind."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent handles it
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform != "linux":
         return
     import ctypes

@@ -45,9 +45,18 @@ def resolve(
     return {**given, **asker(missing)}
 
 
+def is_terminal(stream: object) -> bool:
+    """Whether a standard stream is a terminal; a closed one (`<&-`: Python makes it None) is not."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except (ValueError, OSError):
+        return False
+
+
 def terminal_asker() -> Asker | None:
     """A questionary asker when stdin and stdout are terminals, else None."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not (is_terminal(sys.stdin) and is_terminal(sys.stdout)):
         return None
 
     def ask(prompts: Sequence[Prompt]) -> dict[str, object]:
