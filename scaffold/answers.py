@@ -114,6 +114,13 @@ def check(answers: dict[str, object]) -> dict[str, object]:
     for key, value in answers.items():
         if not isinstance(value, str):
             continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(
+                f"--data {key}: {value[:60]!r} is not UTF-8 text.",
+                "Give the value in UTF-8 (check the terminal's locale).",
+            ) from None
         where = _SCHEMA_RULES.get(key)
         if where is not None:
             limit = definition(*where).get("maxLength")

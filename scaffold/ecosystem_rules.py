@@ -424,7 +424,7 @@ def disk_problems(root: Path, model: Ecosystem, tree: Any) -> list[Problem]:
 def _builtin_versions(root: Path, model: Ecosystem, tree: Any) -> list[Problem]:
     """A built-in template version must be the one this scaffold ships or one the meta-project stores.
     (A custom source's versions may live only in its repository: the commands that render ask it.)"""
-    from scaffold.template_repo import GitError, bundle_tags, parse_version
+    from scaffold.template_repo import BrokenBundleError, GitError, bundle_tags, parse_version
     from scaffold.templates import BUILTIN, TEMPLATE_VERSION, store_file
 
     refs = [(["template"], model.template), *((["services", s.name, "template"], s.template) for s in model.services)]
@@ -435,8 +435,8 @@ def _builtin_versions(root: Path, model: Ecosystem, tree: Any) -> list[Problem]:
     try:
         if store.is_file():
             known |= {str(v) for v in map(parse_version, bundle_tags(store)) if v is not None}
-    except (OSError, GitError):
-        pass
+    except (OSError, GitError, BrokenBundleError):
+        pass  # a damaged store is reported by the command that needs it
     found: list[Problem] = []
     for where, ref in refs:
         version = parse_version(ref.version)

@@ -203,6 +203,7 @@ class UpdateResult:
     notes: tuple[str, ...]
     dry_run: bool
     exit_code: int  # 0 clean, 6 conflicts, 7 a target failed or was refused (docs/cli.md)
+    conflicts_in_git: bool = True  # --conflict inline: conflicts are unmerged in the index (git refuses to commit)
 
 
 ProposalOutcome = Literal["created", "updated", "unchanged", "left alone", "failed"]

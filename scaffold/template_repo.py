@@ -21,7 +21,7 @@ from typing import Final
 
 from packaging.version import InvalidVersion, Version
 
-from scaffold.errors import ScaffoldError
+from scaffold.errors import ScaffoldError, UsageError
 
 # Fixed identity and date, and no user or system configuration: reproducible commits everywhere.
 GIT_ENV: Final = {
@@ -41,6 +41,10 @@ SKIPPED_PARTS: Final = frozenset({"__pycache__", ".git"})
 
 class GitError(ScaffoldError):
     pass
+
+
+class BrokenBundleError(UsageError):
+    """A template store (.scaffold/templates/*.bundle) that is not a git bundle: a damaged file."""
 
 
 def git(
@@ -89,7 +93,9 @@ def bundle_heads(bundle: Path) -> dict[str, str]:
     heads: dict[str, str] = {}
     with bundle.open("rb") as handle:
         if handle.readline() not in BUNDLE_SIGNATURES:
-            raise GitError(f"{bundle} is not a git bundle.", "Restore it from git history.")
+            raise BrokenBundleError(
+                f"{bundle} is not a git bundle.", f"Restore it from git history (`git checkout -- {bundle.name}`)."
+            )
         for raw in handle:
             line = raw.rstrip(b"\n")
             if not line:

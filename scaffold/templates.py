@@ -157,6 +157,7 @@ class Library:
     def __init__(self, source: str, root: Path | None, *, remote: bool) -> None:
         self.source = source
         self.root = root
+        self.reachable = source == BUILTIN or remote  # all its versions are known, not only the stored ones
         self.versions: dict[str, TemplateVersion] = {}
         self.stored: dict[str, str] = {}  # tag -> commit already in the meta-project's store
         store = root / store_file(source) if root else None
@@ -182,8 +183,11 @@ class Library:
                 self.versions[str(parsed)] = TemplateVersion(str(parsed), tag, commit, origin)
 
     def find(self, version: str) -> TemplateVersion | None:
+        """The version `version` names, compared as a version: 3, v3 and 3.0.0 are one."""
         parsed = parse_version(version)
-        return self.versions.get(str(parsed)) if parsed is not None else None
+        if parsed is None:
+            return None
+        return next((v for v in self.versions.values() if parse_version(v.version) == parsed), None)
 
     def require(self, version: str) -> TemplateVersion:
         found = self.find(version)

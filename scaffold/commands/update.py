@@ -201,6 +201,11 @@ def _prepare(
     prepared = _Prepared([], [], {}, {}, libraries)
     for target in targets:
         lib, goal = libraries[target.template.source], goals[target.template.source]
+        if to is None and not lib.reachable:
+            # Only the stored versions are known: "up to date" could be false, and CI could not tell.
+            reason = f"its template source {target.template.source} cannot be read, so its newest version is unknown"
+            prepared.done.append(_failed(target, reason, target.template.version, None))
+            continue
         try:
             place = _place(_checkout(root, target, scratch, notes), target)
             prepared.places[target.name] = place
@@ -380,6 +385,7 @@ def update(
             notes=tuple(notes),
             dry_run=dry_run,
             exit_code=_exit_code(reports),
+            conflicts_in_git=style == "inline",
         )
 
 

@@ -209,7 +209,12 @@ def _merge_path(
     if (b is not None and b.data == t.data) or o.data == t.data:
         return Entry(mode, o.data)
     if o.is_link or t.is_link or not (_is_text(o.data) and _is_text(t.data)):
-        outcome.conflicts.append(Conflict(path, b, o, t))
+        if style == "rej":  # no .rej can hold it and nothing goes to git: the template's side is put beside
+            aside = f"{path}~{labels.theirs.replace(' ', '-')}"
+            outcome.tree[aside] = t
+            outcome.conflicts.append(Conflict(path, b, o, t, aside=aside))
+        else:
+            outcome.conflicts.append(Conflict(path, b, o, t))
         return o
     merged, rejected, conflicted = merge_text(o.data, b.data if b else b"", t.data, labels, style)
     if conflicted:

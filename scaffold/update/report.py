@@ -50,10 +50,15 @@ def lines(result: UpdateResult) -> list[str]:
         out.append(f"Wiring re-derived: {len(result.wiring)} files.")
     out += [f"note: {n}" for n in result.notes]
     conflicted = [t for t in result.targets if t.status == "conflicts"]
-    if conflicted and not result.dry_run:
+    if conflicted and not result.dry_run and result.conflicts_in_git:
         out.append(
-            "Resolve the conflict markers (or the .rej files), `git add` the files, then commit; "
-            "git refuses to commit unresolved files."
+            "Resolve the conflict markers (and the files set aside as ~template-...), `git add` the files, then "
+            "commit; git refuses to commit them until then."
+        )
+    elif conflicted and not result.dry_run:
+        out.append(
+            "Apply or discard the hunks of each .rej file and the files set aside as ~template-..., delete them, "
+            "then commit (git does not know about these conflicts: `git status` shows the .rej files as untracked)."
         )
     elif not result.dry_run and any(t.status == "updated" for t in result.targets):
         out.append("Review the changes (`git diff`), run the tests, then commit.")
