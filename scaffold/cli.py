@@ -33,7 +33,7 @@ app = typer.Typer(
         "Each command below shows an example; `scaffold COMMAND --help` tells more.\n\n"
         "Exit codes: 0 ok, 1 failure (rolled back), 2 bad input, 3 not found, 4 conflict, 5 check found errors,\n"
         "6 update left conflicts, 7 update failed for a service, 8 outdated, 9 build failed, 10 tests failed,\n"
-        "11 delivery failed (rolled back), 130 interrupted."
+        "11 delivery failed (rolled back), 130 interrupted, 143 terminated."
     ),
     rich_markup_mode=None,  # plain help: rich would cost a tenth of a second at every start
     pretty_exceptions_enable=False,

@@ -308,8 +308,9 @@ def test_to_an_unknown_version_changes_nothing(scenario: Scenario, tmp_path: Pat
         (["--all", "--conflict", "both"], 2, "--conflict"),
         (["--all", "--jobs", "0"], 2, "--jobs"),
         (["--all", "--to", "latest"], 2, "not a version"),
-        (["--all", "--data", "port=9000"], 2, "ecosystem.yaml holds it"),
-        (["--all", "--data", "colour=red"], 2, "no such question"),
+        (["orders", "--data", "port=9000"], 2, "ecosystem.yaml holds it"),
+        (["--all", "--data", "description=x"], 2, "in every service"),
+        (["orders", "--data", "colour=red"], 2, "no such question"),
     ],
 )
 def test_bad_input_is_refused_cleanly(
