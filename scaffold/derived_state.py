@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from scaffold.errors import ConflictError, UsageError
+from scaffold.paths import OutsideRootError, parts
 from scaffold.project import STATE_DIR
 from scaffold.wiring import DerivedFile
 
@@ -45,8 +46,10 @@ def read_record(root: Path) -> dict[str, str]:
         record = json.loads(path.read_text(encoding="utf-8"))
         files = record["files"]
         assert isinstance(files, dict)
+        for relative in files:
+            parts(str(relative), "path in the derived record")  # read from disk: a path, not a way out
         return {str(k): str(v) for k, v in files.items()}
-    except (ValueError, KeyError, AssertionError):
+    except (ValueError, KeyError, AssertionError, TypeError, OutsideRootError):
         raise UsageError(f"{RECORD} is corrupt.", f"Restore it from git (`git checkout -- {RECORD}`).") from None
 
 

@@ -171,3 +171,20 @@ def test_a_derived_directory_that_is_a_symlink_out_gets_nothing_written(ecosyste
         assert f"goes through a symbolic link ({directory})" in _error_lines(proc.stderr)[0]
     assert tree_hash(sentinel) == before_outside
     assert diff(before, snapshot(ecosystem)) == []
+
+
+def test_a_derived_record_naming_a_path_outside_is_corrupt(ecosystem: Path) -> None:
+    """`.scaffold/derived.json` lists what scaffold wrote; a path in it that leaves the meta-project (with
+    the right hash, so it would count as scaffold's own and be deleted as left over) is refused."""
+    sentinel = _sentinel(ecosystem.parent)
+    before_outside = tree_hash(sentinel)
+    record = ecosystem / ".scaffold" / "derived.json"
+    data = json.loads(record.read_text())
+    data["files"]["../sentinel/keep.txt"] = hashlib.sha256((sentinel / "keep.txt").read_bytes()).hexdigest()
+    record.write_text(json.dumps(data))
+    before = snapshot(ecosystem)
+    proc = scaffold("sync", cwd=ecosystem, check=False)
+    assert proc.returncode == USAGE, proc.stderr
+    assert "derived.json is corrupt" in _error_lines(proc.stderr)[0]
+    assert tree_hash(sentinel) == before_outside
+    assert diff(before, snapshot(ecosystem)) == []
