@@ -139,7 +139,8 @@ def parse_data(
 ) -> dict[str, object]:
     """Typed answers from `--data key=value`; with `kind`, only the questions that kind is asked. `own`
     are answers of SET_BY_SCAFFOLD the command lets the user give (`init` asks for the registry)."""
-    known = questions(template_dir) if kind is None else {**questions_for(template_dir, kind)}
+    every = questions(template_dir)
+    known = every if kind is None else {**questions_for(template_dir, kind), **{k: every[k] for k in own if k in every}}
     answers: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")

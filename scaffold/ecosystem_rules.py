@@ -187,22 +187,21 @@ def _field(path: Sequence[str | int]) -> str:
     return ".".join(str(p) for p in path) or "the top level"
 
 
+# What a YAML value is, in words; bool before int (a bool is an int in Python).
+_VALUE_WORDS: Final[tuple[tuple[type, str], ...]] = (
+    (bool, "a boolean"),
+    (int, "a number"),
+    (float, "a decimal number"),
+    (str, "a string"),
+    (list, "a list"),
+    (dict, "a mapping"),
+)
+
+
 def _type_name(value: Any) -> str:
     if value is None:
         return "empty"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "a number"
-    if isinstance(value, float):
-        return "a decimal number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+    return next((word for kind, word in _VALUE_WORDS if isinstance(value, kind)), type(value).__name__)
 
 
 _TYPE_WORDS: Final = {
