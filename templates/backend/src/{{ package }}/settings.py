@@ -15,6 +15,7 @@ from .env import (
     normalize_database_url,
     read_secret,
 )
+from .tokens import TokenSettings, settings_from_env
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -33,6 +34,10 @@ class Settings:
     amqp_url: str | None = None
     amqp_exchange: str = "events"
     amqp_timeout: float = 5.0
+    # The ecosystem's OIDC issuer (AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_URL): the API's routes
+    # require its bearer tokens. None (none of the three set): no verification, as in the
+    # service's own compose file; the ecosystem's compose and charts set them.
+    auth: TokenSettings | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -41,6 +46,10 @@ class Settings:
         if not database_url:
             raise SettingsError("DATABASE_URL (or DATABASE_URL_FILE) must be set")
         amqp_url = read_secret(env, "AMQP_URL")
+        try:
+            auth = settings_from_env(env)
+        except ValueError as err:
+            raise SettingsError(str(err)) from err
         return cls(
             database_url=normalize_database_url(database_url),
             metrics_port=env_int(env, "METRICS_PORT", cls.metrics_port),
@@ -53,4 +62,5 @@ class Settings:
             amqp_url=check_amqp_url(amqp_url) if amqp_url else None,
             amqp_exchange=env.get("AMQP_EXCHANGE") or cls.amqp_exchange,
             amqp_timeout=env_seconds(env, "AMQP_TIMEOUT", cls.amqp_timeout),
+            auth=auth,
         )

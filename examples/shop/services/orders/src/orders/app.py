@@ -6,20 +6,24 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from . import SERVICE_NAME, __version__, health, items, problems
+from . import SERVICE_NAME, __version__, auth, health, items, problems
 from .db import make_engine, make_probe_engine, make_sessionmaker
 from .events import EventPublisher
 from .logs import configure_logging
 from .metrics import PrometheusMiddleware, start_metrics_server
 from .settings import Settings
+from .tokens import TokenVerifier
 from .tracing import configure_log_export, configure_tracing, instrument_app
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, token_verifier: TokenVerifier | None = None
+) -> FastAPI:
+    """The API; `token_verifier` replaces the one settings.auth makes (tests bring their keys)."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
     provider = configure_tracing(default_service_name=SERVICE_NAME)
@@ -60,10 +64,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.probe_engine = probe_engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.publisher = None  # set by the lifespan
+    app.state.token_verifier = token_verifier or (
+        TokenVerifier(settings.auth) if settings.auth else None
+    )
     problems.install(app)
     app.add_middleware(PrometheusMiddleware)
     app.include_router(health.router)
-    app.include_router(items.router)
+    app.include_router(
+        items.router, dependencies=[Depends(auth.require_token)], responses=auth.RESPONSES
+    )
     if provider is not None:
         instrument_app(app, provider)
     return app
