@@ -101,6 +101,7 @@ def check_ecosystem_name(name: str) -> str:
 
 def check_new_service_name(name: str, existing: Iterable[str], ecosystem: str) -> str:
     check_name(name)
+    existing = tuple(existing)  # read twice below; a generator would be empty the second time
     why = service_name_problem(name, ecosystem)
     if why is not None:
         raise UsageError(f"{why[0].upper()}{why[1:]}.", f"Choose another name, e.g. '{name}-api' or '{name}-service'.")
@@ -110,7 +111,7 @@ def check_new_service_name(name: str, existing: Iterable[str], ecosystem: str) -
             f"The name '{name}' clashes with the Kubernetes objects of the service '{clash}'.",
             "Choose another name; charts name objects <service>-migrate and <service>-test-connection.",
         )
-    if name in set(existing):
+    if name in existing:
         raise ConflictError(
             f"A service named '{name}' already exists in this ecosystem.",
             "Choose another name, or run `scaffold remove " + name + "` first.",

