@@ -22,7 +22,7 @@ from pathlib import Path
 from scaffold import adopt as origins
 from scaffold import ecosystem_file
 from scaffold.answers import parse_data, questions_for
-from scaffold.commands.new import check_kind, check_port, service_prompts
+from scaffold.commands.new import answers_for_template, check_kind, check_port, service_prompts
 from scaffold.errors import ConflictError, NotFoundError, UsageError
 from scaffold.kinds import service_entry
 from scaffold.model import Ecosystem, TemplateRef
@@ -148,13 +148,7 @@ def adopt(
             service = replace(service, repository=repository)
         new_text = ecosystem_file.with_service(document, service)
         files, wiring = plan_wiring(root, ecosystem_file.parse(new_text.decode()).model)
-        template_answers = {
-            **answers,
-            "kind": kind,
-            "name": service_name,
-            "ecosystem": ecosystem.name,
-            "registry": ecosystem.registry,
-        }
+        template_answers = answers_for_template(answers, checked_kind, service_name, ecosystem)
         scratch = Path(tempfile.mkdtemp(prefix="staging-", dir=None if dry_run else root / STATE_DIR))
         try:
             render(base, scratch / "render", template_answers, root=root, location=location, trust=trust)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -75,6 +76,13 @@ def service_prompts(kind: Kind, name: str, ecosystem: Ecosystem) -> list[Prompt]
     ]
 
 
+def answers_for_template(
+    answers: Mapping[str, object], kind: Kind, name: str, ecosystem: Ecosystem
+) -> dict[str, object]:
+    """What copier renders a service with: its answers plus what scaffold sets (SET_BY_SCAFFOLD)."""
+    return {**answers, "kind": kind, "name": name, "ecosystem": ecosystem.name, "registry": ecosystem.registry}
+
+
 def _files(directory: Path) -> tuple[str, ...]:
     return tuple(sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()))
 
@@ -111,13 +119,7 @@ def new_service(
         new_text = ecosystem_file.with_service(document, service)
         wired = ecosystem_file.parse(new_text.decode())
         files, wiring = plan_wiring(root, wired.model)
-        template_answers = {
-            **answers,
-            "kind": kind,
-            "name": name,
-            "ecosystem": ecosystem.name,
-            "registry": ecosystem.registry,
-        }
+        template_answers = answers_for_template(answers, checked_kind, name, ecosystem)
         staging_parent = Path(tempfile.mkdtemp(prefix="staging-", dir=None if dry_run else root / STATE_DIR))
         try:
             staged = staging_parent / name
