@@ -441,7 +441,7 @@ def update(
     from scaffold.commands.update import update as run
     from scaffold.output import show
 
-    progress = _progress("updating", as_json)
+    progress = _progress("updating", as_json, estimate=True)
     result = _run(
         lambda: run(
             _start(directory),
@@ -542,7 +542,7 @@ def propose_updates(
             pull_requests=not no_pull_requests,
             jobs=jobs,
             trust=trust,
-            progress=_progress("updating", as_json),
+            progress=_progress("updating", as_json, estimate=True),
         )
     )
     show(result, as_json=as_json)
@@ -550,11 +550,11 @@ def propose_updates(
         raise typer.Exit(result.exit_code)
 
 
-def _progress(label: str, as_json: bool) -> Callable[[int, int, str], None] | None:
+def _progress(label: str, as_json: bool, *, estimate: bool = False) -> Callable[[int, int, str], None] | None:
     """A progress bar on a terminal; nothing in CI logs or with --json (scaffold.progress)."""
     from scaffold.progress import terminal_progress
 
-    return terminal_progress(label, as_json=as_json)
+    return terminal_progress(label, as_json=as_json, estimate=estimate)
 
 
 Environment = Annotated[str, typer.Argument(help="The environment: test, staging, production (ecosystem.yaml).")]
