@@ -106,11 +106,65 @@ def deliveries(publisher: Service, worker: Service) -> tuple[str, ...]:
     return tuple(key for key in publisher.publishes if any(topic_matches(p, key) for p in worker.subscribes))
 
 
+class Subscriptions:
+    """Which publishers' routing keys reach each worker, for a whole ecosystem at once.
+
+    Matching every worker's patterns against every publisher's keys one pair at a time grows with
+    the square of the ecosystem (62,500 pairs at 500 services). Here each distinct pattern is
+    matched once: a pattern without wildcards is a key and is looked up; one with `*` or `#` is
+    matched against each distinct key (with topic_matches, the rule RabbitMQ applies)."""
+
+    def __init__(self, ecosystem: Ecosystem) -> None:
+        self._publishers: dict[str, set[str]] = {}  # routing key -> who publishes it
+        for service in ecosystem.services:
+            for key in service.publishes:
+                self._publishers.setdefault(key, set()).add(service.name)
+        self._keys = set(self._publishers)
+        self._matched: dict[str, frozenset[str]] = {}
+
+    def keys(self, pattern: str) -> frozenset[str]:
+        """The routing keys published in the ecosystem that `pattern` matches."""
+        found = self._matched.get(pattern)
+        if found is None:
+            if "*" in pattern or "#" in pattern:
+                found = frozenset(k for k in self._keys if topic_matches(pattern, k))
+            else:
+                found = frozenset({pattern}) & self._keys
+            self._matched[pattern] = found
+        return found
+
+    def _reached(self, worker: Service) -> set[str]:
+        reached: set[str] = set()
+        for pattern in worker.subscribes:
+            reached |= self.keys(pattern)
+        return reached
+
+    def deliveries(self, publisher: Service, worker: Service) -> tuple[str, ...]:
+        """As `deliveries`, from the index."""
+        reached = self._reached(worker)
+        return tuple(key for key in publisher.publishes if key in reached)
+
+    def publishers(self, worker: Service) -> list[str]:
+        """The services whose events reach the worker's queue, by name."""
+        return sorted({name for key in self._reached(worker) for name in self._publishers[key]})
+
+
 def _sorted(ecosystem: Ecosystem) -> list[Service]:
     return sorted(ecosystem.services, key=lambda s: s.name)
 
 
+_BUILT: list[tuple[Ecosystem, Graph]] = []  # the last ecosystem built: the wiring asks three times
+
+
 def build(ecosystem: Ecosystem) -> Graph:
+    if _BUILT and _BUILT[0][0] is ecosystem:
+        return _BUILT[0][1]
+    built = _build(ecosystem)
+    _BUILT[:] = [(ecosystem, built)]
+    return built
+
+
+def _build(ecosystem: Ecosystem) -> Graph:
     services = _sorted(ecosystem)
     workers = [s for s in services if s.kind == "worker" and s.subscribes]
     queued = {w.name for w in workers}
@@ -153,9 +207,12 @@ def build(ecosystem: Ecosystem) -> Graph:
     for s in services:
         if "postgres" in s.needs:
             edges.append(Edge(node_id(s.name), POSTGRES))
+    subscriptions = Subscriptions(ecosystem)
     for publisher in services:
+        if not publisher.publishes:
+            continue
         for worker in workers:
-            keys = deliveries(publisher, worker)
+            keys = subscriptions.deliveries(publisher, worker)
             if keys:
                 edges.append(Edge(node_id(publisher.name), queue_id(worker.name), ", ".join(keys)))
     for worker in workers:

@@ -114,15 +114,17 @@ def system_entities(ecosystem: Ecosystem) -> list[dict[str, Any]]:
     return entities
 
 
-def _depends_on(ecosystem: Ecosystem, service: Service) -> list[str]:
+def _depends_on(ecosystem: Ecosystem, service: Service, subscriptions: graph.Subscriptions) -> list[str]:
     """Resources it needs, and the backends whose events reach it (a worker) or whose API it calls."""
     refs = [f"resource:default/{resource_name(ecosystem, n)}" for n in RESOURCE_TYPES if n in service.needs]
-    publishers = [p.name for p in _sorted(ecosystem) if service.kind == "worker" and graph.deliveries(p, service)]
+    publishers = subscriptions.publishers(service) if service.kind == "worker" else []
     refs += [f"component:default/{name}" for name in sorted({*publishers, *service.calls})]
     return refs
 
 
-def service_entities(ecosystem: Ecosystem, service: Service) -> list[dict[str, Any]]:
+def service_entities(
+    ecosystem: Ecosystem, service: Service, subscriptions: graph.Subscriptions | None = None
+) -> list[dict[str, Any]]:
     owner = _group(owner_of(ecosystem, service))
     spec: dict[str, Any] = {
         "type": COMPONENT_TYPES[service.kind],
@@ -130,7 +132,7 @@ def service_entities(ecosystem: Ecosystem, service: Service) -> list[dict[str, A
         "owner": owner,
         "system": ecosystem.name,
     }
-    depends = _depends_on(ecosystem, service)
+    depends = _depends_on(ecosystem, service, subscriptions or graph.Subscriptions(ecosystem))
     if depends:
         spec["dependsOn"] = depends
     metadata: dict[str, Any] = {
@@ -162,11 +164,12 @@ def derive(ecosystem: Ecosystem) -> list[DerivedFile]:
         text_file(CATALOG_INFO, YAML_HEADER + comment + dump_yaml(catalog_location(ecosystem))),
         text_file(f"{CATALOG_DIR}/{ecosystem.name}.yaml", YAML_HEADER + _documents(system_entities(ecosystem))),
     ]
+    subscriptions = graph.Subscriptions(ecosystem)
     for service in _sorted(ecosystem):
         files.append(
             text_file(
                 f"{SERVICES_CATALOG}/{service.name}.yaml",
-                YAML_HEADER + _documents(service_entities(ecosystem, service)),
+                YAML_HEADER + _documents(service_entities(ecosystem, service, subscriptions)),
             )
         )
     return files
