@@ -46,7 +46,7 @@ from aio_pika.abc import (
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelPreconditionFailed
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import SERVICE_NAME
@@ -85,6 +85,8 @@ class Outcome(StrEnum):
     DEFERRED = "defer"
     DEAD_LETTERED = "dead_letter"
 
+
+SUCCEEDED = frozenset({Outcome.HANDLED, Outcome.DUPLICATE})
 
 LOG_MESSAGES = {
     Outcome.HANDLED: "message handled",
@@ -242,8 +244,11 @@ class Consumer:
             outcome = await self._settle(message, delivery)
             elapsed = time.perf_counter() - started
             span.set_attribute("worker.outcome", outcome.value)
+            if outcome not in SUCCEEDED:
+                # An error: its trace is kept whatever the sampler decided (tracing.ErrorTraces).
+                span.set_status(StatusCode.ERROR, LOG_MESSAGES[outcome])
             HANDLING.labels(outcome=outcome.value).observe(elapsed)
-            if outcome in (Outcome.HANDLED, Outcome.DUPLICATE):
+            if outcome in SUCCEEDED:
                 PROCESSED.labels(outcome=outcome.value).inc()
             else:
                 FAILED.labels(action=outcome.value).inc()
