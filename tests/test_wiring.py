@@ -531,6 +531,26 @@ def test_environment_settings_reach_the_services(project: Path, eco: Ecosystem, 
         assert (hpa is None) == (env == "test")
 
 
+@pytest.mark.parametrize(
+    ("env", "sampler", "share"),
+    [
+        ("test", "parentbased_always_on", "1.0"),
+        ("staging", "parentbased_traceidratio", "0.5"),
+        ("production", "parentbased_traceidratio", "0.1"),
+    ],
+)
+def test_each_environment_samples_its_share_of_traces(
+    project: Path, eco: Ecosystem, env: str, sampler: str, share: str
+) -> None:
+    """What the containers get, read from the rendered release (docs/templates.md: traces)."""
+    docs = render_umbrella(project, eco, env)
+    for service in eco.services:
+        name = f"{eco.name}-{service.name}"
+        deployment = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == name)
+        variables = {v["name"]: v.get("value") for v in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert (variables["OTEL_TRACES_SAMPLER"], variables["OTEL_TRACES_SAMPLER_ARG"]) == (sampler, share)
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_checkov_finds_nothing_in_the_rendered_umbrella(
     project: Path, eco: Ecosystem, env: str, tmp_path: Path

@@ -50,6 +50,19 @@ SIZING: Final[dict[str, dict[str, Any]]] = {
     },
 }
 
+# Which traces every service samples, per environment (its chart's otel.sampler / otel.samplerArg,
+# OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG in the container), parent-based everywhere so one
+# request is one whole trace or none: all of them in test, where traffic is the tests'; a ratio in
+# production, where traffic is high and exporting every span costs throughput; half in staging,
+# the production mechanism at a share that still shows most requests. A trace in which a span
+# fails is kept whatever the ratio (the Python services' tracing.ErrorTraces). Per service,
+# environments.<env>.values in ecosystem.yaml override it. docs/observability.md
+SAMPLING: Final[dict[str, dict[str, str]]] = {
+    "test": {"sampler": "parentbased_always_on", "samplerArg": "1.0"},
+    "staging": {"sampler": "parentbased_traceidratio", "samplerArg": "0.5"},
+    "production": {"sampler": "parentbased_traceidratio", "samplerArg": "0.1"},
+}
+
 _DNS_LABEL = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _DNS_LABEL_OR_EMPTY = "^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$"
 
@@ -162,8 +175,9 @@ def environment_values(ecosystem: Ecosystem, env: Environment) -> dict[str, Any]
     if env.name == "production":
         # API documents and probes are not public in production (INTERNAL_PATHS).
         values["gateway"] = {"exposeInternals": False}
+    sampling = SAMPLING.get(env.name, SAMPLING["staging"])
     for service in _services(ecosystem):
-        values[service.name] = json.loads(json.dumps(sizing))
+        values[service.name] = {**json.loads(json.dumps(sizing)), "otel": dict(sampling)}
     return deep_merge(values, env.values)
 
 
