@@ -3,7 +3,11 @@
 - OTEL_SDK_DISABLED=true: no SDK, no instrumentation.
 - OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES: the resource (service.name defaults to this
   service's name when neither sets it).
-- OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG: the sampler (default parentbased_always_on).
+- OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG: which traces are sampled (default
+  parentbased_always_on; the chart sets each environment's: 100% in test, a ratio in production).
+  A trace the sampler leaves out is still recorded, and its spans in this process are exported
+  when one of them ends in error (a 5xx, an exception, a failed message), so no error trace is
+  lost to sampling; the others cost no export. `*always_off` samplers turn tracing off entirely.
 - OTEL_TRACES_EXPORTER: comma-separated `otlp` (default, OTLP over HTTP/protobuf, endpoint from
   OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), `console`, or `none`.
   OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL may only be `http/protobuf`: the gRPC exporter is not
@@ -20,10 +24,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 
 from opentelemetry import trace
 from opentelemetry._logs import set_logger_provider
+from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
@@ -31,12 +37,24 @@ from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
 )
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import Link, SpanContext, SpanKind, StatusCode, TraceFlags
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
 
 # The SDK allows one global tracer provider per process; app factories called again (tests,
 # reloads) reuse it.
@@ -76,6 +94,137 @@ def check_otlp_protocol(environ: Mapping[str, str] | None = None, signal: str = 
         protocol = env.get(name, "").strip()
         if protocol and protocol != "http/protobuf":
             raise ValueError(f"{name}={protocol}: only http/protobuf is supported (port 4318)")
+
+
+def sampler_from_environment(environ: Mapping[str, str] | None = None) -> Sampler:
+    """The sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG name (the SDK's names)."""
+    env = os.environ if environ is None else environ
+    name = env.get("OTEL_TRACES_SAMPLER", "").strip().lower() or "parentbased_always_on"
+    argument = env.get("OTEL_TRACES_SAMPLER_ARG", "").strip()
+    ratio = 1.0
+    if name.endswith("traceidratio") and argument:
+        try:
+            ratio = float(argument)
+        except ValueError:
+            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={argument}: not a number") from None
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={argument}: a ratio is between 0 and 1")
+    roots: dict[str, Sampler] = {
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+        "traceidratio": TraceIdRatioBased(ratio),
+    }
+    if name in roots:
+        return roots[name]
+    if name.startswith("parentbased_") and name.removeprefix("parentbased_") in roots:
+        return ParentBased(roots[name.removeprefix("parentbased_")])
+    raise ValueError(f"OTEL_TRACES_SAMPLER={name}: not a sampler this service knows")
+
+
+class RecordingSampler(Sampler):
+    """The configured sampler decides which traces are sampled (exported, and marked sampled for
+    the services they reach next); a trace it leaves out is still recorded here, not sampled, so
+    that ErrorTraces can export it should it end in error."""
+
+    def __init__(self, sampler: Sampler) -> None:
+        self.sampler = sampler
+
+    def should_sample(  # noqa: PLR0913, PLR0917 - the SDK's Sampler interface, called positionally
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        result = self.sampler.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+        if result.decision is Decision.DROP:
+            return SamplingResult(Decision.RECORD_ONLY, result.attributes, result.trace_state)
+        return result
+
+    def get_description(self) -> str:
+        return "RecordingSampler(" + self.sampler.get_description() + ")"
+
+
+class ErrorTraces(SpanProcessor):
+    """Sampled spans go on to `processor` as they end. The spans of a trace that was not sampled
+    wait until the trace's first span in this process (its local root) ends: they go on too when
+    one of them ended in error, and are dropped otherwise. At most `max_traces` wait (the oldest
+    is dropped first), so a span that never ends cannot hold memory."""
+
+    def __init__(self, processor: SpanProcessor, max_traces: int = 2048) -> None:
+        self.processor = processor
+        self.max_traces = max_traces
+        self._waiting: dict[int, list[ReadableSpan]] = {}
+        self._failed: set[int] = set()
+        self._lock = threading.Lock()
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.processor.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        context = span.context
+        if context is None or context.trace_flags.sampled:
+            self.processor.on_end(span)
+            return
+        trace_id = context.trace_id
+        local_root = span.parent is None or span.parent.is_remote
+        with self._lock:
+            waiting = self._waiting.setdefault(trace_id, [])
+            waiting.append(span)
+            if span.status.status_code is StatusCode.ERROR:
+                self._failed.add(trace_id)
+            if local_root:
+                self._waiting.pop(trace_id, None)
+                export = trace_id in self._failed
+                self._failed.discard(trace_id)
+            else:
+                export = False
+                if len(self._waiting) > self.max_traces:
+                    oldest = next(iter(self._waiting))
+                    self._waiting.pop(oldest)
+                    self._failed.discard(oldest)
+        if export:
+            for finished in waiting:
+                self.processor.on_end(_sampled(finished))
+
+    def shutdown(self) -> None:
+        self.processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.processor.force_flush(timeout_millis)
+
+
+def _sampled(span: ReadableSpan) -> ReadableSpan:
+    """The span marked sampled: the SDK's processors export sampled spans only, and it is kept."""
+    context = span.context
+    if context is None:
+        return span
+    kept = SpanContext(
+        context.trace_id,
+        context.span_id,
+        context.is_remote,
+        TraceFlags(TraceFlags.SAMPLED),
+        context.trace_state,
+    )
+    return ReadableSpan(
+        name=span.name,
+        context=kept,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=span.attributes,
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 def _one_line_json(span: ReadableSpan) -> str:
@@ -128,15 +277,21 @@ def configure_tracing(default_service_name: str) -> TracerProvider | None:
         return None
     if _provider is not None:
         return _provider
-    provider = TracerProvider(resource=service_resource(default_service_name))
+    resource = service_resource(default_service_name)
+    sampler = sampler_from_environment()
+    keep_errors = "always_off" not in os.environ.get("OTEL_TRACES_SAMPLER", "")
+    provider = TracerProvider(
+        resource=resource, sampler=RecordingSampler(sampler) if keep_errors else sampler
+    )
     for name in exporter_names():
+        processor: SpanProcessor | None = None
         if name == "otlp":
             check_otlp_protocol()
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            processor = BatchSpanProcessor(OTLPSpanExporter())
         elif name == "console":
-            provider.add_span_processor(
-                SimpleSpanProcessor(ConsoleSpanExporter(formatter=_one_line_json))
-            )
+            processor = SimpleSpanProcessor(ConsoleSpanExporter(formatter=_one_line_json))
+        if processor is not None:
+            provider.add_span_processor(ErrorTraces(processor) if keep_errors else processor)
     trace.set_tracer_provider(provider)
     # Patches sqlalchemy's create_engine and create_async_engine: engines created from now on
     # emit query spans.
