@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from scaffold.errors import ConflictError, UsageError
+from scaffold.model import DERIVED_ENTRIES
 from scaffold.paths import OutsideRootError, parts
 from scaffold.project import STATE_DIR
 from scaffold.wiring import DerivedFile
@@ -47,7 +48,10 @@ def read_record(root: Path) -> dict[str, str]:
         files = record["files"]
         assert isinstance(files, dict)
         for relative in files:
-            parts(str(relative), "path in the derived record")  # read from disk: a path, not a way out
+            # read from disk: a path, not a way out, and one the wiring derives (never a service's
+            # file, ecosystem.yaml or git's state, which sync would delete as left over)
+            if parts(str(relative), "path in the derived record")[0] not in DERIVED_ENTRIES:
+                raise ValueError(relative)
         return {str(k): str(v) for k, v in files.items()}
     except (ValueError, KeyError, AssertionError, TypeError, OutsideRootError):
         raise UsageError(f"{RECORD} is corrupt.", f"Restore it from git (`git checkout -- {RECORD}`).") from None

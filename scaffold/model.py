@@ -36,30 +36,36 @@ ENVIRONMENT_NAMES: Final[tuple[str, ...]] = ("test", "staging", "production")
 # Host ports the root compose.yaml publishes (or keeps free) for the shared infrastructure.
 INFRASTRUCTURE_HOST_PORTS: Final = frozenset({3000, 4317, 4318, 5432, 5672, 6379, 8080, 9090, 15672, 16686})
 
-# The meta-project's own top-level entries: its files, git's and scaffold's state, and the directories
-# the wiring derives (tests/test_containment.py checks that wiring writes nowhere else). A service's
-# path may not be one of them or inside one; services go under SERVICES_DIR by default.
-SERVICES_DIR: Final = "services"
-META_PROJECT_ENTRIES: Final[frozenset[str]] = frozenset(
+# The top-level entries the wiring derives (tests/test_containment.py checks that wiring writes
+# nowhere else): the only places `.scaffold/derived.json` may name, so a record committed by someone
+# else cannot make `sync` delete ecosystem.yaml, a service's file or git's own state as "left over".
+DERIVED_ENTRIES: Final[frozenset[str]] = frozenset(
     {
-        ".git",
-        ".scaffold",
         ".github",
-        ".gitignore",
-        ".env",
-        ".env.example",
-        ".copier-answers.yml",
-        "README.md",
-        "renovate.json",
         "catalog-info.yaml",
         "catalog",
-        "ecosystem.yaml",
         "compose.yaml",
         "gateway",
         "deploy",
         "monitoring",
         "docs",
         "postgres",
+    }
+)
+# The meta-project's own top-level entries: the derived ones, its own files, git's and scaffold's
+# state. A service's path may not be one of them or inside one; services go under SERVICES_DIR by default.
+SERVICES_DIR: Final = "services"
+META_PROJECT_ENTRIES: Final[frozenset[str]] = DERIVED_ENTRIES | frozenset(
+    {
+        ".git",
+        ".scaffold",
+        ".gitignore",
+        ".env",
+        ".env.example",
+        ".copier-answers.yml",
+        "README.md",
+        "renovate.json",
+        "ecosystem.yaml",
     }
 )
 

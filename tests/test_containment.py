@@ -188,3 +188,21 @@ def test_a_derived_record_naming_a_path_outside_is_corrupt(ecosystem: Path) -> N
     assert "derived.json is corrupt" in _error_lines(proc.stderr)[0]
     assert tree_hash(sentinel) == before_outside
     assert diff(before, snapshot(ecosystem)) == []
+
+
+@pytest.mark.parametrize("recorded", [".git/config", "ecosystem.yaml", "README.md", "services/README.md"])
+def test_a_derived_record_naming_what_the_wiring_never_derives_is_corrupt(ecosystem: Path, recorded: str) -> None:
+    """A record committed by someone else that names git's config, ecosystem.yaml or a service's file
+    with its right hash would make `sync` delete it as a left-over derived file."""
+    target = ecosystem / recorded
+    content = target.read_bytes()
+    record = ecosystem / ".scaffold" / "derived.json"
+    data = json.loads(record.read_text())
+    data["files"][recorded] = hashlib.sha256(content).hexdigest()
+    record.write_text(json.dumps(data))
+    before = snapshot(ecosystem)
+    proc = scaffold("sync", cwd=ecosystem, check=False)
+    assert proc.returncode == USAGE, proc.stdout + proc.stderr
+    assert "derived.json is corrupt" in _error_lines(proc.stderr)[0]
+    assert target.read_bytes() == content
+    assert diff(before, snapshot(ecosystem)) == []
