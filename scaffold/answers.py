@@ -6,13 +6,16 @@ one-line message naming the key instead of copier's traceback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
-
-import yaml
+from typing import TYPE_CHECKING, Final
 
 from scaffold.errors import UsageError
+from scaffold.templates import load_config
+
+if TYPE_CHECKING:
+    import jinja2
 
 # Answers scaffold sets itself from the command line and ecosystem.yaml.
 SET_BY_SCAFFOLD: Final = frozenset({"kind", "name", "ecosystem", "registry"})
@@ -31,7 +34,7 @@ class Question:
 
 def questions(template_dir: Path) -> dict[str, Question]:
     """The questions a user may answer (settings starting with '_' and computed values excluded)."""
-    raw = yaml.safe_load((template_dir / "copier.yml").read_text(encoding="utf-8"))
+    raw = load_config(template_dir)
     found: dict[str, Question] = {}
     for name, spec in raw.items():
         if name.startswith("_") or not isinstance(spec, dict) or spec.get("when") is False:
@@ -46,16 +49,20 @@ def questions(template_dir: Path) -> dict[str, Question]:
     return found
 
 
-def asked_for(question: str, template_dir: Path, kind: str) -> bool:
-    """Whether the template asks `question` when it renders `kind` (its `when`, rendered with the kind)."""
+def _when_environment() -> jinja2.Environment:
     import jinja2
 
-    raw = yaml.safe_load((template_dir / "copier.yml").read_text(encoding="utf-8")).get(question)
-    when = raw.get("when", True) if isinstance(raw, dict) else True
+    return jinja2.Environment(undefined=jinja2.StrictUndefined)
+
+
+def _asked(spec: object, kind: str, environment: jinja2.Environment) -> bool:
+    import jinja2
+
+    when = spec.get("when", True) if isinstance(spec, Mapping) else True
     if not isinstance(when, str):
         return bool(when)
     try:
-        rendered = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(when).render(kind=kind)
+        rendered = environment.from_string(when).render(kind=kind)
     except jinja2.TemplateError:
         return True  # a condition on other answers: asked in some cases
     return rendered.strip().lower() not in ("", "false", "no", "0", "none")
@@ -63,10 +70,11 @@ def asked_for(question: str, template_dir: Path, kind: str) -> bool:
 
 def questions_for(template_dir: Path, kind: str) -> dict[str, Question]:
     """The questions a user may answer with `--data` for `kind` (what scaffold sets itself left out)."""
+    config, environment = load_config(template_dir), _when_environment()
     return {
         name: q
         for name, q in questions(template_dir).items()
-        if name not in SET_BY_SCAFFOLD and asked_for(name, template_dir, kind)
+        if name not in SET_BY_SCAFFOLD and _asked(config.get(name), kind, environment)
     }
 
 

@@ -313,13 +313,16 @@ def unsafe_features(config: Mapping[str, object]) -> list[str]:
 
 @cache
 def load_config(directory: Path) -> dict[str, Any]:
-    """A template's copier.yml (read once per process: template checkouts never change)."""
+    """A template's copier.yml (read once per process: template checkouts never change; with libyaml
+    when PyYAML has it, ten times faster than the pure-Python parser)."""
     import yaml
 
     for name in ("copier.yml", "copier.yaml"):
         path = directory / name
         if path.is_file():
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            loaded = (
+                yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+            )
             if isinstance(loaded, dict):
                 return loaded
     raise UsageError(f"{directory} has no copier.yml.", "A template source needs a copier.yml at its root.")
