@@ -1,0 +1,97 @@
+"""Every kind's runtime image installs its dependencies in layers made from the lock files alone,
+before any code is copied: a change to the code rebuilds from the code on, never the install.
+
+The Dockerfiles are read as data (tests/dockerfiles.py): the stages the runtime image is made of,
+their COPY sources and the RUN that installs (pip or npm, found among the shell command's words).
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from tests.dockerfiles import Instruction, Stage, copy_sources, lineage, parse
+from tests.helpers import render_template
+
+# The files an install reads: the lock files and the package managers' settings.
+MANIFESTS = frozenset({"requirements.txt", "requirements-dev.txt", "package.json", "package-lock.json", ".npmrc"})
+INSTALLERS = (("pip", "install"), ("npm", "ci"), ("npm", "install"))
+KINDS = [("backend", {}), ("worker", {}), ("frontend", {"api_service": "orders"})]
+
+
+def installs(instruction: Instruction) -> bool:
+    if instruction.keyword != "RUN":
+        return False
+    words = shlex.split(instruction.arguments)
+    return any(words[i : i + 2] == list(pair) for pair in INSTALLERS for i in range(len(words) - 1))
+
+
+def from_context(instruction: Instruction) -> bool:
+    return instruction.keyword in ("COPY", "ADD") and not instruction.flag_values("from")
+
+
+def runtime_stages(dockerfile: Path) -> list[Stage]:
+    stages = parse(dockerfile)
+    assert stages[-1].name == "runtime", "the runtime image is the default (last) stage"
+    return lineage(stages, "runtime")
+
+
+def check_dependencies_before_code(stages: list[Stage]) -> list[str]:
+    """What breaks the order: a COPY of anything but manifests before an install, or no install."""
+    problems: list[str] = []
+    installing = [s for s in stages if any(installs(i) for i in s.instructions)]
+    if not installing:
+        problems.append("no stage of the runtime image installs dependencies")
+    for stage in installing:
+        first_install = next(n for n, i in enumerate(stage.instructions) if installs(i))
+        copied = [src for i in stage.instructions[:first_install] if from_context(i) for src in copy_sources(i)]
+        if not copied:
+            problems.append(f"stage {stage.name}: nothing copied before its install (the install reads no lock file)")
+        problems += [
+            f"stage {stage.name}: {src} is copied before the install (line {i.line})"
+            for i in stage.instructions[:first_install]
+            if from_context(i)
+            for src in copy_sources(i)
+            if Path(src).name not in MANIFESTS
+        ]
+    names = {s.name for s in installing}
+    for stage in stages:
+        if stage.base in names or stage in installing:
+            continue
+        froms = [n for n, i in enumerate(stage.instructions) if set(i.flag_values("from")) & names]
+        code = [n for n, i in enumerate(stage.instructions) if from_context(i)]
+        if froms and code and min(code) < min(froms):
+            problems.append(f"stage {stage.name}: code is copied before the installed dependencies")
+    return problems
+
+
+@pytest.mark.parametrize(("kind", "extra"), KINDS, ids=[k for k, _ in KINDS])
+def test_the_runtime_image_installs_dependencies_from_the_lock_files_before_any_code(
+    tmp_path: Path, kind: str, extra: dict[str, str]
+) -> None:
+    service = render_template(tmp_path / kind, kind=kind, name="orders", **extra)
+    assert check_dependencies_before_code(runtime_stages(service / "Dockerfile")) == []
+
+
+def test_code_copied_before_the_install_is_found(tmp_path: Path) -> None:
+    """The check itself: a Dockerfile that copies the code first (every code change reinstalls)."""
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "# escape=\\\n"
+        "FROM python:3.12 AS deps\n"
+        "COPY requirements.txt ./\n"
+        "# a comment between continued lines \\\n"
+        "COPY src ./src\n"
+        "RUN --mount=type=cache,target=/root/.cache/pip \\\n"
+        "    # the install\n"
+        "    pip install -r requirements.txt\n"
+        "FROM python:3.12 AS runtime\n"
+        "COPY --from=deps /opt/venv /opt/venv\n"
+    )
+    stages = runtime_stages(dockerfile)
+    assert [s.name for s in stages] == ["deps", "runtime"]
+    run = stages[0].instructions[-1]
+    assert run.mounts() == [{"type": "cache", "target": "/root/.cache/pip"}] and installs(run)
+    assert check_dependencies_before_code(stages) == ["stage deps: src is copied before the install (line 5)"]
