@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,18 @@ def test_help_lists_every_command_with_an_example(tmp_path: Path) -> None:
     for command in ("init", "new", "list", "remove", "sync"):
         line = next(line for line in out.splitlines() if line.strip().startswith(command + " "))
         assert f"scaffold {command}" in line, line
+
+
+def test_help_and_the_docs_list_every_exit_code(tmp_path: Path) -> None:
+    """A script (or CI) acts on the exit code: each one scaffold can give is in `--help` and docs/cli.md."""
+    from scaffold.errors import ExitCode
+
+    help_text = " ".join(scaffold("--help", cwd=tmp_path).stdout.split())
+    listed = help_text.split("Exit codes: ", 1)[1].split(".", 1)[0]
+    in_help = {int(code) for code in re.findall(r"(?:^|, )(\d+) ", listed)}
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    in_docs = {int(code) for code in re.findall(r"^\| (\d+) \|", docs, re.MULTILINE)}
+    assert in_help == in_docs == {int(code) for code in ExitCode}
 
 
 def test_init_makes_a_committed_git_repository_with_derived_wiring(pristine_ecosystem: Path) -> None:

@@ -172,6 +172,17 @@ def test_a_non_utf8_value_is_refused(ecosystem: Path) -> None:
     assert diff(before, snapshot(ecosystem)) == []
 
 
+def test_a_services_directory_that_is_a_file_is_named(ecosystem: Path) -> None:
+    """`services` replaced by a file: the new service's path goes through it (was NotADirectoryError, exit 1)."""
+    subprocess.run(["rm", "-rf", str(ecosystem / "services")], check=True)
+    (ecosystem / "services").write_text("not a directory\n")
+    before = snapshot(ecosystem)
+    proc = scaffold("new", "backend", "orders", "--defaults", cwd=ecosystem, check=False)
+    assert proc.returncode == USAGE, proc.stderr
+    assert "goes through a file (services)" in _two_lines(proc.stderr)[0]
+    assert diff(before, snapshot(ecosystem)) == []
+
+
 def test_an_unwritable_cache_directory_is_named(ecosystem: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()

@@ -87,7 +87,10 @@ REFUSED: list[tuple[str, Callable[[str], str], str]] = [
     ("deep nesting", _deep, "nested"),
     *[
         (f"path {path}", _add_service("billing", path=path), "path")
-        for path in (".git", ".scaffold", "services", "deploy", "deploy/chart", ".", "/tmp/x", "../x", "a//b")
+        for path in (
+            *(".git", ".scaffold", "services", "deploy", "deploy/chart", ".", "/tmp/x", "../x", "a//b"),
+            '"services/bil\\0ling"',  # a NUL in the path (YAML's escape): no "embedded null byte" crash
+        )
     ],
 ]
 
