@@ -14,6 +14,7 @@ from pathlib import Path
 
 from scaffold.project import locked
 from tests.helpers import scaffold
+from tests.update_helpers import TemplateRepo, meta_project
 
 CONFLICT = 4
 
@@ -58,6 +59,34 @@ def test_a_killed_check_leaves_no_worker_holding_the_lock(ecosystem: Path) -> No
     try:
         # The kernel ends the workers with their parent, and none of them holds the lock meanwhile.
         proc = scaffold("sync", cwd=ecosystem, env={"SCAFFOLD_LOCK_TIMEOUT": "5"}, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert _wait_for(lambda: not any(_alive(w) for w in workers), 10), "workers outlived their parent"
+    finally:
+        for worker in workers:  # what a scaffold without the fix leaves running
+            if _alive(worker):
+                os.kill(worker, signal.SIGKILL)
+
+
+def test_a_killed_update_all_leaves_no_worker_holding_the_lock(tmp_path: Path) -> None:
+    """The issue's case: `update --all` plans its services in worker processes; killed, it must not
+    leave them holding the meta-project's lock (every later command, even `list`, waited and exited 4)."""
+    template = TemplateRepo(tmp_path / "template")
+    template.release("1.0.0")
+    root = meta_project(tmp_path, template, *(f"svc{i}" for i in range(6)))
+    template.replace("backend/app.py", 'print(greet("world"))', 'print(greet("fleet"))')
+    template.release("2.0.0")
+    update = subprocess.Popen(
+        [sys.executable, "-m", "scaffold", "update", "--all", "--jobs", "2"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert _wait_for(lambda: len(_children(update.pid)) >= 2, 60), "update started no workers"
+    workers = _children(update.pid)
+    update.send_signal(signal.SIGKILL)
+    update.wait()
+    try:
+        proc = scaffold("list", cwd=root, env={"SCAFFOLD_LOCK_TIMEOUT": "5"}, check=False)
         assert proc.returncode == 0, proc.stderr
         assert _wait_for(lambda: not any(_alive(w) for w in workers), 10), "workers outlived their parent"
     finally:
