@@ -26,11 +26,11 @@ $(CHECKOV):
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
 
-## system-packages: servers and tools the tests run for real (PostgreSQL, RabbitMQ, nginx, promtool, Alertmanager, jq,
+## system-packages: servers and tools the tests run for real (PostgreSQL, RabbitMQ, Redis, nginx, promtool, Alertmanager, jq,
 ## shellcheck, Chromium, graphviz, tmux, wrk, Podman for a Docker API in `scaffold doctor` tests)
 system-packages:
 	@missing=""; \
-	for tool in /usr/lib/postgresql/15/bin/initdb:postgresql /usr/sbin/nginx:nginx-light /usr/bin/promtool:prometheus /usr/bin/prometheus-alertmanager:prometheus-alertmanager /usr/bin/shellcheck:shellcheck /usr/bin/jq:jq /usr/sbin/rabbitmq-server:rabbitmq-server /usr/bin/chromium:chromium /usr/bin/dot:graphviz /usr/bin/tmux:tmux /usr/bin/wrk:wrk /usr/bin/podman:podman; do \
+	for tool in /usr/lib/postgresql/15/bin/initdb:postgresql /usr/sbin/nginx:nginx-light /usr/bin/promtool:prometheus /usr/bin/prometheus-alertmanager:prometheus-alertmanager /usr/bin/shellcheck:shellcheck /usr/bin/jq:jq /usr/sbin/rabbitmq-server:rabbitmq-server /usr/bin/chromium:chromium /usr/bin/dot:graphviz /usr/bin/tmux:tmux /usr/bin/wrk:wrk /usr/bin/podman:podman /usr/bin/redis-server:redis-server; do \
 	  [ -x "$${tool%%:*}" ] || missing="$$missing $${tool##*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \

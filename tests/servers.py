@@ -1,5 +1,5 @@
 """Real servers on loopback for tests: a throwaway PostgreSQL cluster, a throwaway RabbitMQ
-node, free ports.
+node, a throwaway Redis, free ports.
 
 `postgres_server()` runs initdb + pg_ctl from the machine's PostgreSQL in a scratch directory as
 the `postgres` OS user (PostgreSQL refuses to run as root), listening only on 127.0.0.1, and
@@ -8,6 +8,9 @@ always stops the cluster and removes the directory, even when the body fails.
 `rabbitmq_server()` runs Debian's rabbitmq-server as the current user with every path, port and
 name of its own (data, logs, config, Erlang cookie, node name, AMQP, distribution and epmd ports),
 so it neither needs nor disturbs a system broker, and several can run side by side.
+
+`redis_server()` runs Debian's redis-server with a password, on 127.0.0.1 only, without
+persistence, in a scratch directory.
 """
 
 from __future__ import annotations
@@ -318,6 +321,39 @@ def _stop_rabbitmq(env: dict[str, str], process: subprocess.Popen[bytes]) -> Non
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, sig)
     process.wait()
+
+
+REDIS_SERVER = Path("/usr/bin/redis-server")  # Debian's redis-server
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """Start Redis on 127.0.0.1 with a password and nothing saved to disk; yield a `redis://` URL
+    for it; stop it and delete its directory after."""
+    if not REDIS_SERVER.exists():
+        raise ServerError(f"{REDIS_SERVER} not found: `apt-get install redis-server` (make system-packages)")
+    scratch = Path(tempfile.mkdtemp(prefix="scaffold-redis-"))
+    port = free_port()
+    password = secrets.token_hex(16)
+    # The configuration on stdin ("-"): the password never appears in the process list.
+    config = (
+        f"bind 127.0.0.1\nport {port}\nrequirepass {password}\ndir {scratch}\n"
+        'save ""\nappendonly no\ndaemonize no\nprotected-mode yes\n'
+    )
+    log = (scratch / "redis.log").open("wb")
+    process = subprocess.Popen(
+        [str(REDIS_SERVER), "-"], stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        assert process.stdin is not None
+        process.stdin.write(config.encode())
+        process.stdin.close()
+        wait_for_port(port, process)
+        yield f"redis://:{password}@127.0.0.1:{port}/0"
+    finally:
+        stop(process)
+        log.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes] | None = None, *, timeout: float = 30) -> None:

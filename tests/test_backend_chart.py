@@ -664,3 +664,51 @@ def test_subcharts_of_an_umbrella_chart_keep_their_own_helpers(chart: Path, tmp_
 
     disabled = render(umbrella, {"payments": {"enabled": False}}, namespace="shop-staging")
     assert {d["metadata"]["name"] for d in disabled if d["kind"] == "Deployment"} == {f"{RELEASE}-{SERVICE}"}
+
+
+# ---------------------------------------------------------------------------------------------
+# A backend that needs Redis (`redis` answered yes): its URL comes from the Secret like the database's
+
+
+@pytest.fixture(scope="module")
+def cached_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = chart_checks.render_project(
+        tmp_path_factory.mktemp("cached") / SERVICE, "backend", SERVICE, port=8001, redis=True
+    )
+    return project / "chart"
+
+
+def test_a_backend_with_redis_mounts_its_redis_url_from_the_secret_and_opens_redis_egress(cached_chart: Path) -> None:
+    for case, values in CASES.items():
+        validators.helm_lint(cached_chart, values)
+        chart_checks.assert_valid_in(cached_chart, values, namespace_of(case))
+    values = {"global": {"secretName": "shop-staging"}, "secret": {"redisKey": "ORDERS_REDIS_URL"}}
+    docs = render(cached_chart, values)
+    c, pod = container(docs), pod_spec(docs)
+    env = env_of(c)
+    assert "REDIS_URL" not in env
+    path = Path(env["REDIS_URL_FILE"])
+    mount = next(m for m in c["volumeMounts"] if Path(m["mountPath"]) == path.parent)
+    assert mount["readOnly"] is True
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "shop-staging"
+    assert volume["secret"]["items"] == [{"key": "ORDERS_REDIS_URL", "path": path.name}]
+    egress = {p["port"] for r in only(docs, "NetworkPolicy")["spec"]["egress"] for p in r["ports"]}
+    assert 6379 in egress
+    assert "REDIS_URL_FILE" not in env_of(
+        only(docs, "Job", hook=MIGRATE_HOOK)["spec"]["template"]["spec"]["containers"][0]
+    )
+    chart_checks.assert_schema_rejects(cached_chart, {"secret": {"redisKey": "no spaces"}}, "redisKey")
+
+
+def test_a_backend_without_redis_has_no_redis_settings(chart: Path) -> None:
+    docs = render(chart)
+    assert "REDIS_URL_FILE" not in env_of(container(docs))
+    assert 6379 not in {p["port"] for r in only(docs, "NetworkPolicy")["spec"]["egress"] for p in r["ports"]}
+    chart_checks.assert_schema_rejects(chart, {"secret": {"redisKey": "REDIS_URL"}}, "redisKey")
+
+
+def test_checkov_finds_nothing_in_a_backend_with_redis(cached_chart: Path, tmp_path: Path) -> None:
+    chart_checks.assert_checkov_passes(
+        cached_chart, {"defaults": {}, "production": ENVIRONMENTS["production"]}, tmp_path
+    )

@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests import service_checks, validators
-from tests.servers import free_port, postgres_cluster, postgres_server, rabbitmq_server
+from tests.servers import free_port, postgres_cluster, postgres_server, rabbitmq_server, redis_server
 from tests.service_checks import package_of, published_ports, render_kind, runtime_command, watch_actions
 from tests.service_venv import clean_env, get, json_records, post_json, service_venv, wait_until_up
 
@@ -81,6 +82,7 @@ def test_requirements_are_locked_with_hashes_by_its_own_lock_script(service: Pat
 def test_compose_config_without_env_file(service: Path) -> None:
     name = service.name
     services = validators.compose_config(service / "compose.yaml")["services"]
+    assert f"{name}-cache" not in services  # Redis only for a backend that needs it
     service_checks.assert_python_compose_services(services, name)
     app, migrate = services[name], services[f"{name}-migrate"]
     assert published_ports(app) == [("127.0.0.1", str(HOST_PORT), 8000)]
@@ -149,6 +151,50 @@ def test_generated_check_script_passes_on_postgres_and_rabbitmq(
         tmp_path / "junit.xml",
         timeout=600,
     )
+
+
+# --- a backend that needs Redis (`redis` answered yes, `needs: [redis]` in ecosystem.yaml) --------
+
+
+@pytest.fixture(scope="module")
+def cached_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_kind(tmp_path_factory.mktemp("cached") / E2E_NAME, "backend", E2E_NAME, port=HOST_PORT, redis=True)
+
+
+def test_a_backend_with_redis_runs_a_redis_of_its_own_in_its_compose_file(cached_project: Path) -> None:
+    services = validators.compose_config(cached_project / "compose.yaml", env={"COMPOSE_PROFILES": "test"})["services"]
+    cache, app = services[f"{E2E_NAME}-cache"], services[E2E_NAME]
+    assert re.fullmatch(r"redis:[0-9]+\.[0-9]+\.[0-9]+-[a-z]+", cache["image"]), cache["image"]
+    # A shell-form health check: Podman before 5.8 splits exec-form tests at spaces.
+    assert cache["healthcheck"]["test"][0] == "CMD-SHELL"
+    url = urlsplit(app["environment"]["REDIS_URL"])
+    assert (url.scheme, url.hostname, url.port) == ("redis", f"{E2E_NAME}-cache", 6379)
+    assert url.password == cache["environment"]["REDIS_PASSWORD"]
+    for dependent in (app, services[f"{E2E_NAME}-test"]):
+        assert dependent["depends_on"][f"{E2E_NAME}-cache"]["condition"] == "service_healthy"
+
+
+def test_a_backend_with_redis_locks_the_redis_client_with_hashes(cached_project: Path) -> None:
+    service_checks.assert_requirements_locked(cached_project)
+    assert "redis" in service_checks.read_lock(cached_project / "requirements.txt")
+
+
+@pytest.mark.e2e
+def test_a_backend_with_redis_passes_its_own_check_script_against_a_real_redis(
+    cached_project: Path, database_url: str, amqp_url: str, tmp_path: Path
+) -> None:
+    venv = service_venv(cached_project)
+    with redis_server() as redis_url:
+        env = clean_env(
+            venv,
+            DATABASE_URL=database_url,
+            AMQP_URL=amqp_url,
+            REDIS_URL=redis_url,
+            CHECK_OUTDATED="0",
+            CHECK_AUDIT="0",
+        )
+        modules = service_checks.run_python_check_script(cached_project, env, tmp_path / "junit.xml", timeout=600)
+    assert any(m.endswith("integration.test_cache") for m in modules), modules
 
 
 @pytest.mark.e2e
