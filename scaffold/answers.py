@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 
 # Answers scaffold sets itself from the command line and ecosystem.yaml.
 SET_BY_SCAFFOLD: Final = frozenset({"kind", "name", "ecosystem", "registry"})
-# Answers ecosystem.yaml holds too (a service's `port`, a worker's `subscribes`, a frontend's `calls`):
-# changing one in a service alone would make the two disagree, and the wiring follows ecosystem.yaml.
-HELD_BY_ECOSYSTEM: Final = frozenset({"port", "subscribes", "api_service"})
+# Answers ecosystem.yaml holds too (a service's `port`, a worker's `subscribes`, a frontend's `calls`,
+# a backend's `redis` as `needs: [redis]`): changing one in a service alone would make the two
+# disagree, and the wiring follows ecosystem.yaml.
+HELD_BY_ECOSYSTEM: Final = frozenset({"port", "subscribes", "api_service", "redis"})
 
 
 @dataclass(frozen=True)

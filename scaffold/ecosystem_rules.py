@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from scaffold.model import INFRASTRUCTURE_HOST_PORTS, META_PROJECT_ENTRIES, SERVICES_DIR, Ecosystem
+from scaffold.model import INFRASTRUCTURE_HOST_PORTS, META_PROJECT_ENTRIES, REDIS_KINDS, SERVICES_DIR, Ecosystem
 
 if TYPE_CHECKING:
     import jsonschema
@@ -375,6 +375,9 @@ def model_problems(model: Ecosystem, tree: Any) -> list[Problem]:
             if target is None or called == service.name:
                 message = f"'{service.name}' calls '{called}', which is not another service of this ecosystem"
                 found.append(_problem(message, tree, at(service.name, "calls")))
+        if "redis" in service.needs and service.kind not in REDIS_KINDS:
+            message = f"a {service.kind} cannot need redis (only {', '.join(REDIS_KINDS)} templates use it)"
+            found.append(_problem(message, tree, at(service.name, "needs")))
         found += _path_problems(service.name, service.path, paths, tree)
         paths.add(service.name, service.path)
         if parse_version(service.template.version) is None:

@@ -32,6 +32,7 @@ KIND_GROUPS: Final[dict[Kind, str]] = {"frontend": FRONTENDS, "backend": BACKEND
 CLIENT: Final = "client"
 GATEWAY: Final = "gateway"
 POSTGRES: Final = "postgres"
+REDIS: Final = "redis"
 BROKER: Final = "rabbitmq_broker"
 COLLECTOR: Final = "collector"
 JAEGER: Final = "jaeger"
@@ -179,6 +180,8 @@ def _build(ecosystem: Ecosystem) -> Graph:
             nodes += [Node(node_id(s.name), s.name, "box", group) for s in members]
     if ecosystem.needs("postgres"):
         nodes.append(Node(POSTGRES, "postgres", "cylinder"))
+    if ecosystem.needs("redis"):
+        nodes.append(Node(REDIS, "redis", "cylinder"))
     if workers or needs_broker:
         groups.append(Group(RABBITMQ, f"rabbitmq (exchange {EVENTS_EXCHANGE})"))
         nodes += [
@@ -207,6 +210,8 @@ def _build(ecosystem: Ecosystem) -> Graph:
     for s in services:
         if "postgres" in s.needs:
             edges.append(Edge(node_id(s.name), POSTGRES))
+        if "redis" in s.needs:
+            edges.append(Edge(node_id(s.name), REDIS))
     subscriptions = Subscriptions(ecosystem)
     for publisher in services:
         if not publisher.publishes:

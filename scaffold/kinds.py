@@ -64,7 +64,7 @@ def service_entry(
             port=port,
             route=f"/api/{name}",
             template=template,
-            needs=("postgres",),
+            needs=("postgres", "redis") if answers.get("redis") is True else ("postgres",),
             publishes=(f"{name}.item.published",),
         )
     if kind == "worker":

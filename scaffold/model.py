@@ -13,8 +13,12 @@ from typing import Final, Literal
 Kind = Literal["backend", "worker", "frontend"]
 KINDS: Final[tuple[Kind, ...]] = ("backend", "worker", "frontend")
 
-Infrastructure = Literal["postgres", "rabbitmq"]
-INFRASTRUCTURE: Final[tuple[Infrastructure, ...]] = ("postgres", "rabbitmq")
+Infrastructure = Literal["postgres", "rabbitmq", "redis"]
+INFRASTRUCTURE: Final[tuple[Infrastructure, ...]] = ("postgres", "rabbitmq", "redis")
+# The kinds whose template can use Redis (its `redis` question): a backend caches its reads there.
+# A worker's state is its database (idempotency, results), so neither its template nor the
+# validator offers Redis to it; docs/ecosystem-yaml.md says so.
+REDIS_KINDS: Final[tuple[Kind, ...]] = ("backend",)
 
 # Compose services (and Kubernetes names) of the shared infrastructure; no service may take one.
 INFRASTRUCTURE_SERVICES: Final[tuple[str, ...]] = (

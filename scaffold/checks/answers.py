@@ -13,7 +13,7 @@ from typing import Any
 from scaffold.checks.findings import Finding
 from scaffold.ecosystem_file import FILE_NAME
 from scaffold.errors import ScaffoldError
-from scaffold.model import Service, TemplateRef
+from scaffold.model import REDIS_KINDS, Service, TemplateRef
 from scaffold.templates import ANSWERS_FILE, resolve
 
 
@@ -47,19 +47,33 @@ def _load(path: Path, relative: str) -> tuple[dict[str, Any] | None, list[Findin
     return answers, []
 
 
-def _held_by_ecosystem(answers: dict[str, Any], service: Service, relative: str) -> list[Finding]:
-    """Answers ecosystem.yaml holds too (answers.HELD_BY_ECOSYSTEM) must say what it says."""
+def held_by_ecosystem(service: Service) -> dict[str, object]:
+    """What the service's answers held by ecosystem.yaml too (answers.HELD_BY_ECOSYSTEM) must be;
+    part of the key the answers check is remembered by (checks/memo.py)."""
     expected: dict[str, object] = {"port": service.port}
     if service.kind == "worker":
         expected["subscribes"] = service.subscribes
     if service.kind == "frontend" and service.calls:
         expected["api_service"] = service.calls[0]
+    if service.kind in REDIS_KINDS:
+        expected["redis"] = "redis" in service.needs
+    return expected
+
+
+def _held_by_ecosystem(answers: dict[str, Any], service: Service, relative: str) -> list[Finding]:
+    """Answers ecosystem.yaml holds too (answers.HELD_BY_ECOSYSTEM) must say what it says."""
     found: list[Finding] = []
-    for key, wanted in expected.items():
+    for key, wanted in held_by_ecosystem(service).items():
         value = answers.get(key)
         if key == "subscribes" and isinstance(value, str):
             value = tuple(p.strip() for p in value.split(",") if p.strip())
-        if key in answers and value != wanted:
+        if key == "redis":  # a service made before the question existed answered "no"
+            if answers.get(key, False) is not wanted:
+                says = "lists redis in its needs" if wanted else "does not list redis in its needs"
+                found.append(
+                    Finding("error", f"'redis' is {answers.get(key, False)!r}, ecosystem.yaml {says}", relative)
+                )
+        elif key in answers and value != wanted:
             shown = ", ".join(wanted) if isinstance(wanted, tuple) else wanted
             message = f"'{key}' is {answers.get(key)!r}, ecosystem.yaml says {shown!r}"
             found.append(Finding("error", message, relative))

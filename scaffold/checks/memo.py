@@ -325,13 +325,14 @@ class Keys:
         text = json.dumps([values, [finding_data(f) for f in found]], sort_keys=True, default=str)
         return cache.digest(text)
 
-    def answers(self, subject: str, kind: str, path: str, source: str, version: str) -> str | None:
+    def answers(self, subject: str, kind: str, path: str, source: str, version: str, held: str) -> str | None:
+        """`held`: what ecosystem.yaml says of the answers it holds too (checks.answers.held_by_ecosystem)."""
         from scaffold.templates import BUILTIN, store_file
 
         if source != BUILTIN:
             return None  # the version may be looked for in the source's repository
         files = [self.root / path / ".copier-answers.yml", self.root / store_file(BUILTIN)]
-        return self._key("answers", (), subject, kind, path, source, version, *self._files(files))
+        return self._key("answers", (), subject, kind, path, source, version, held, *self._files(files))
 
     def compose(self, subject: str, file: Path, inside: Path) -> str | None:
         reads = compose_reads(file, inside)

@@ -14,6 +14,7 @@ findings are given back from scaffold.checks.memo (the key, the store, what is n
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import sys
@@ -193,7 +194,8 @@ def _plan_service(plan: _Plan, root: Path, ecosystem: Ecosystem, service: Servic
     if service.repository is not None:
         plan.units.append(_unit(0.01, name, "files", partial(_own_checkout, root, service)))
     ref = service.template
-    key = keys.answers(name, service.kind, service.path, ref.source, ref.version) if keys else None
+    held = json.dumps(answers.held_by_ecosystem(service), sort_keys=True, default=list)
+    key = keys.answers(name, service.kind, service.path, ref.source, ref.version, held) if keys else None
     plan.add(_unit(0.05, name, "answers", partial(answers.problems, root, service), key=key))
     if (skip := _missing(name, "compose", tools, "compose")) is not None:
         plan.skipped.append(skip)

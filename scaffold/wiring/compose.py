@@ -2,7 +2,8 @@
 
 Each service runs from its own directory's Dockerfile (target `runtime`): backends and workers
 against one shared PostgreSQL server with a database per service, workers and publishing
-backends against one shared RabbitMQ, everything routed behind the gateway, with traces going
+backends against one shared RabbitMQ, backends that need it against one shared Redis (each
+keeping its keys under its own name), everything routed behind the gateway, with traces going
 through an OpenTelemetry collector to Jaeger, logs through it to Loki (searched in Grafana, linked
 to the traces both ways) and metrics scraped by Prometheus. Everything
 published is bound to 127.0.0.1. Credentials are local-development defaults that `.env` may
@@ -29,6 +30,7 @@ IMAGES: Final[dict[str, str]] = {
     "grafana": "grafana/grafana:12.2.0",
     "postgres": "postgres:17.7-bookworm",
     "rabbitmq": "rabbitmq:4.1.4-management",
+    "redis": "redis:8.10.2-trixie",
 }
 
 GATEWAY_PORT: Final = 8080  # nginx-unprivileged listens on 8080, published on the same host port
@@ -52,6 +54,11 @@ POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:-local-development-only}"
 RABBITMQ_USER = "${RABBITMQ_USER:-ecosystem}"
 RABBITMQ_PASSWORD = "${RABBITMQ_PASSWORD:-local-development-only}"
 AMQP_URL: Final = f"amqp://{RABBITMQ_USER}:{RABBITMQ_PASSWORD}@rabbitmq:5672/"
+REDIS_PASSWORD = "${REDIS_PASSWORD:-local-development-only}"
+REDIS_PORT: Final = 6379
+# The default user with a password: locally one Redis serves every service that needs it, each
+# under a key prefix of its own; in Kubernetes each service's URL is a key of its own in the Secret.
+REDIS_URL: Final = f"redis://:{REDIS_PASSWORD}@redis:{REDIS_PORT}/0"
 
 
 def _sorted(services: tuple[Service, ...]) -> list[Service]:
@@ -83,6 +90,8 @@ def _app_environment(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
     if "rabbitmq" in service.needs or (service.publishes and ecosystem.needs("rabbitmq")):
         env["AMQP_URL"] = AMQP_URL
         env["AMQP_EXCHANGE"] = EVENTS_EXCHANGE
+    if "redis" in service.needs:
+        env["REDIS_URL"] = REDIS_URL
     if service.subscribes:
         env["WORKER_SUBSCRIBES"] = ",".join(service.subscribes)
     env.update(
@@ -132,6 +141,8 @@ def _app(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
         depends_on["postgres"] = {"condition": "service_healthy", "restart": True}
     if "AMQP_URL" in (environment := _app_environment(ecosystem, service)):
         depends_on["rabbitmq"] = {"condition": "service_healthy", "restart": True}
+    if "redis" in service.needs:
+        depends_on["redis"] = {"condition": "service_healthy", "restart": True}
     depends_on["otel-collector"] = {"condition": "service_started"}
     return {
         "build": _build(service),
@@ -324,6 +335,27 @@ def _rabbitmq() -> dict[str, Any]:
     }
 
 
+def _redis() -> dict[str, Any]:
+    """Redis with a password (`.env` REDIS_PASSWORD); the health check runs in a shell (CMD-SHELL):
+    Podman before 5.8 splits an exec-form test at spaces, and REDISCLI_AUTH keeps the password off
+    redis-cli's command line."""
+    return {
+        "image": IMAGES["redis"],
+        "command": ["sh", "-c", 'exec redis-server --requirepass "$${REDIS_PASSWORD}"'],
+        "environment": {"REDIS_PASSWORD": REDIS_PASSWORD},
+        "volumes": ["redis-data:/data"],
+        "healthcheck": {
+            "test": ["CMD-SHELL", 'REDISCLI_AUTH="$${REDIS_PASSWORD}" redis-cli ping | grep -q PONG'],
+            "interval": "5s",
+            "timeout": "3s",
+            "retries": 10,
+            "start_period": "5s",
+        },
+        "restart": "unless-stopped",
+        "security_opt": ["no-new-privileges:true"],
+    }
+
+
 def compose_model(ecosystem: Ecosystem) -> dict[str, Any]:
     """The compose file as data (services sorted by name; infrastructure after them)."""
     services: dict[str, Any] = {}
@@ -345,6 +377,9 @@ def compose_model(ecosystem: Ecosystem) -> dict[str, Any]:
     if ecosystem.needs("rabbitmq"):
         services["rabbitmq"] = _rabbitmq()
         volumes["rabbitmq-data"] = {}
+    if ecosystem.needs("redis"):
+        services["redis"] = _redis()
+        volumes["redis-data"] = {}
     return {"name": ecosystem.name, "services": services, "volumes": dict(sorted(volumes.items()))}
 
 

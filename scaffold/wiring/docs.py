@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from scaffold import graph
 from scaffold.model import Ecosystem, Service
 from scaffold.wiring._render import MARKDOWN_HEADER, text_file
@@ -59,11 +61,15 @@ def _environments_table(ecosystem: Ecosystem) -> list[str]:
     return rows
 
 
+# What the URL under each chart value of secret_keys points at.
+SECRET_KEY_OF: Final = {"key": "PostgreSQL", "amqpKey": "RabbitMQ", "redisKey": "Redis"}
+
+
 def _secrets_section(ecosystem: Ecosystem) -> list[str]:
     """The keys each environment's Secret must hold: a connection URL per service and backing
     service, never one shared by two services."""
     rows = [
-        f"| {_cell(s.name)} | `{key}` | {'PostgreSQL' if value == 'key' else 'RabbitMQ'} |"
+        f"| {_cell(s.name)} | `{key}` | {SECRET_KEY_OF[value]} |"
         for s in sorted(ecosystem.services, key=lambda s: s.name)
         for value, key in secret_keys(ecosystem, s).items()
     ]
@@ -72,7 +78,7 @@ def _secrets_section(ecosystem: Ecosystem) -> list[str]:
     return [
         "",
         "Each environment's Secret holds one connection URL per service (its own database, or its",
-        "own schema and role in a shared one; its own broker user):",
+        "own schema and role in a shared one; its own broker user; its own Redis user or database):",
         "",
         "| service | key | URL of |",
         "|---|---|---|",

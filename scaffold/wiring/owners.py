@@ -34,6 +34,7 @@ UNOWNED: Final = "unowned"
 RESOURCE_TYPES: Final[dict[Infrastructure, str]] = {
     "postgres": "database",
     "rabbitmq": "message-broker",
+    "redis": "cache",
 }
 COMPONENT_TYPES: Final = {"backend": "service", "worker": "service", "frontend": "website"}
 

@@ -119,15 +119,19 @@ def _publishes_events(ecosystem: Ecosystem, service: Service) -> bool:
 
 def secret_keys(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
     """The keys of the environment's Secret that `service`'s chart mounts, by the chart's value
-    that names them: `key` (its database URL), `amqpKey` (its broker URL). Every service has keys
-    of its own (`<SERVICE>_DATABASE_URL`, `<SERVICE>_AMQP_URL`), so no two share a database or
-    broker credential even though one Secret holds them all."""
+    that names them: `key` (its database URL), `amqpKey` (its broker URL), `redisKey` (its Redis
+    URL). Every service has keys of its own (`<SERVICE>_DATABASE_URL`, `<SERVICE>_AMQP_URL`,
+    `<SERVICE>_REDIS_URL`), so no two share a database, broker or Redis credential even though one
+    Secret holds them all. The stateful services themselves are external to the chart: these URLs
+    point at them, wherever they run (docs/platform.md)."""
     prefix = service.name.upper().replace("-", "_")
     keys: dict[str, str] = {}
     if service.kind in ("backend", "worker") and "postgres" in service.needs:
         keys["key"] = f"{prefix}_DATABASE_URL"
     if service.kind == "worker" or _publishes_events(ecosystem, service):
         keys["amqpKey"] = f"{prefix}_AMQP_URL"
+    if "redis" in service.needs:
+        keys["redisKey"] = f"{prefix}_REDIS_URL"
     return keys
 
 
