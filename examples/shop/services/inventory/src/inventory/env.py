@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _DRIVER_PREFIXES = ("postgresql+psycopg://", "postgresql://", "postgres://")
 _AMQP_SCHEMES = ("amqp", "amqps")
+_REDIS_SCHEMES = ("redis", "rediss")
 
 
 class SettingsError(ValueError):
@@ -46,6 +47,14 @@ def check_amqp_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in _AMQP_SCHEMES or not parts.hostname:
         raise SettingsError("AMQP_URL must be a RabbitMQ URL (amqp://user:password@host:5672/)")
+    return url
+
+
+def check_redis_url(url: str) -> str:
+    """A Redis URL with a host (redis://:password@host:6379/0, rediss:// with TLS)."""
+    parts = urlsplit(url)
+    if parts.scheme not in _REDIS_SCHEMES or not parts.hostname:
+        raise SettingsError("REDIS_URL must be a Redis URL (redis://:password@host:6379/0)")
     return url
 
 
