@@ -44,27 +44,29 @@ def _wait_for(condition: object, seconds: float) -> bool:
     return False
 
 
-def test_a_killed_check_leaves_no_worker_holding_the_lock(ecosystem: Path) -> None:
-    scaffold("new", "backend", "orders", "--defaults", cwd=ecosystem)
-    check = subprocess.Popen(
-        [sys.executable, "-m", "scaffold", "check", "--no-checkov", "--jobs", "2"],
-        cwd=ecosystem,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def _kill_with_workers_then(root: Path, command: list[str], then: list[str]) -> None:
+    """Start `scaffold COMMAND`, SIGKILL it once it has two worker processes, then run `scaffold THEN`:
+    the kernel ends the workers with their parent, and none of them holds the lock meanwhile."""
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "scaffold", *command], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    assert _wait_for(lambda: len(_children(check.pid)) >= 2, 60), "check started no workers"
-    workers = _children(check.pid)
-    check.send_signal(signal.SIGKILL)
-    check.wait()
+    assert _wait_for(lambda: len(_children(parent.pid)) >= 2, 60), f"{command[0]} started no workers"
+    workers = _children(parent.pid)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
     try:
-        # The kernel ends the workers with their parent, and none of them holds the lock meanwhile.
-        proc = scaffold("sync", cwd=ecosystem, env={"SCAFFOLD_LOCK_TIMEOUT": "5"}, check=False)
+        proc = scaffold(*then, cwd=root, env={"SCAFFOLD_LOCK_TIMEOUT": "5"}, check=False)
         assert proc.returncode == 0, proc.stderr
         assert _wait_for(lambda: not any(_alive(w) for w in workers), 10), "workers outlived their parent"
     finally:
         for worker in workers:  # what a scaffold without the fix leaves running
             if _alive(worker):
                 os.kill(worker, signal.SIGKILL)
+
+
+def test_a_killed_check_leaves_no_worker_holding_the_lock(ecosystem: Path) -> None:
+    scaffold("new", "backend", "orders", "--defaults", cwd=ecosystem)
+    _kill_with_workers_then(ecosystem, ["check", "--no-checkov", "--jobs", "2"], ["sync"])
 
 
 def test_a_killed_update_all_leaves_no_worker_holding_the_lock(tmp_path: Path) -> None:
@@ -75,24 +77,7 @@ def test_a_killed_update_all_leaves_no_worker_holding_the_lock(tmp_path: Path) -
     root = meta_project(tmp_path, template, *(f"svc{i}" for i in range(6)))
     template.replace("backend/app.py", 'print(greet("world"))', 'print(greet("fleet"))')
     template.release("2.0.0")
-    update = subprocess.Popen(
-        [sys.executable, "-m", "scaffold", "update", "--all", "--jobs", "2"],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    assert _wait_for(lambda: len(_children(update.pid)) >= 2, 60), "update started no workers"
-    workers = _children(update.pid)
-    update.send_signal(signal.SIGKILL)
-    update.wait()
-    try:
-        proc = scaffold("list", cwd=root, env={"SCAFFOLD_LOCK_TIMEOUT": "5"}, check=False)
-        assert proc.returncode == 0, proc.stderr
-        assert _wait_for(lambda: not any(_alive(w) for w in workers), 10), "workers outlived their parent"
-    finally:
-        for worker in workers:  # what a scaffold without the fix leaves running
-            if _alive(worker):
-                os.kill(worker, signal.SIGKILL)
+    _kill_with_workers_then(root, ["update", "--all", "--jobs", "2"], ["list"])
 
 
 _HOLDER = textwrap.dedent(
