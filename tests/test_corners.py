@@ -237,6 +237,20 @@ def test_to_a_version_without_its_zeros_means_that_version(ecosystem: Path) -> N
         assert "up to date" in proc.stdout
 
 
+def test_to_a_major_version_alone_means_its_first_release(tmp_path: Path) -> None:
+    """The issue's words: `--to 3` and `--to v3` mean 3.0.0 (not the newest 3.x, not "not a version")."""
+    template = TemplateRepo(tmp_path / "template")
+    template.release("1.0.0")
+    root = meta_project(tmp_path, template, "orders", "billing")
+    for version in ("2.0.0", "3.0.0", "3.1.0"):
+        template.write("backend/version.txt", f"{version}\n")
+        template.release(version)
+    for name, to in (("orders", "3"), ("billing", "v3")):
+        proc = scaffold("update", name, "--to", to, cwd=root, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert (root / "services" / name / "version.txt").read_text() == "3.0.0\n"
+
+
 def test_an_unreachable_template_source_is_not_up_to_date(tmp_path: Path) -> None:
     template = TemplateRepo(tmp_path / "template")
     template.release("1.0.0")
