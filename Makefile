@@ -11,7 +11,7 @@ export SCAFFOLD_TEST_CACHE ?= $(HOME)/.cache/scaffold-tests
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 PYTEST_JOBS ?= 2
 
-.PHONY: demo test test-fast test-e2e lint typecheck install validators system-packages bench bench-all examples locks constraints clean
+.PHONY: demo test test-fast test-e2e lint typecheck install validators system-packages bench bench-all examples vendor-assets locks constraints clean
 
 ## install: .venv with scaffold (editable), the validators and the dev tools
 install: $(BIN)/.installed
@@ -86,6 +86,11 @@ docs: install
 ## examples: regenerate examples/ from the templates (tests/test_examples.py compares them)
 examples: install
 	$(BIN)/python -m tests.make_examples examples
+
+## vendor-assets: re-vendor the gateway's Swagger UI from npm at the version and integrity of
+## scaffold/vendor/swagger-ui/PIN.json (ARGS="VERSION INTEGRITY" moves the pin); then `make examples`
+vendor-assets: install
+	$(BIN)/python -m tests.vendor_assets $(ARGS)
 
 ## locks: regenerate the Python templates' hashed requirements locks with uv (asks the package index;
 ## add ARGS=--upgrade to move every pin); then `make examples`

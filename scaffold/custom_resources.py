@@ -55,7 +55,15 @@ HTTP_ROUTE: Final = CustomResource(
     "the services get no route from the Gateway, so nothing outside the cluster reaches them",
 )
 
-CUSTOM_RESOURCES: Final[tuple[CustomResource, ...]] = (SERVICE_MONITOR, PROMETHEUS_RULE, HTTP_ROUTE)
+SECURITY_POLICY: Final = CustomResource(
+    "gateway.envoyproxy.io",
+    "v1alpha1",
+    "SecurityPolicy",
+    "Envoy Gateway (the Gateway API implementation whose JWT policy the umbrella renders)",
+    "with `auth:` in ecosystem.yaml, the Gateway lets requests without a token through to the backends, "
+    "which still refuse them (401)",
+)
+CUSTOM_RESOURCES: Final[tuple[CustomResource, ...]] = (SERVICE_MONITOR, PROMETHEUS_RULE, HTTP_ROUTE, SECURITY_POLICY)
 API_VERSIONS_VALUE: Final = "apiVersions"  # the key under `global` in every chart's values
 
 

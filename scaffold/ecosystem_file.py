@@ -22,6 +22,7 @@ from scaffold.errors import NotFoundError, UsageError
 from scaffold.model import (
     DEFAULT_UPDATE_SCHEDULE,
     Alerting,
+    Auth,
     CiSettings,
     Ecosystem,
     Environment,
@@ -147,6 +148,7 @@ def _build(data: dict[str, Any]) -> Ecosystem:
             update_schedule=(data.get("ci") or {}).get("update_schedule") or DEFAULT_UPDATE_SCHEDULE,
         ),
         owner=data.get("owner"),
+        auth=Auth(**data["auth"]) if data.get("auth") else None,
         teams={
             str(name): Team(github=team.get("github"), receiver=dict(team.get("receiver") or {}))
             for name, team in (data.get("teams") or {}).items()

@@ -28,7 +28,14 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from scaffold.model import INFRASTRUCTURE_HOST_PORTS, META_PROJECT_ENTRIES, REDIS_KINDS, SERVICES_DIR, Ecosystem
+from scaffold.model import (
+    GATEWAY_PATHS,
+    INFRASTRUCTURE_HOST_PORTS,
+    META_PROJECT_ENTRIES,
+    REDIS_KINDS,
+    SERVICES_DIR,
+    Ecosystem,
+)
 
 if TYPE_CHECKING:
     import jsonschema
@@ -366,6 +373,9 @@ def model_problems(model: Ecosystem, tree: Any) -> list[Problem]:
         ports.setdefault(service.port, service.name)
         if service.route is not None:
             prefix = "/" + service.route.strip("/")
+            if reserved := next((p for p in GATEWAY_PATHS if p == prefix or p.startswith(prefix + "/")), None):
+                message = f"route '{service.route}' would hide the gateway's own {reserved} (issuer, API document)"
+                found.append(_problem(message, tree, at(service.name, "route")))
             if prefix in routes:
                 message = f"route '{service.route}' is also the route of '{routes[prefix]}'"
                 found.append(_problem(message, tree, at(service.name, "route")))

@@ -23,6 +23,7 @@ REDIS_KINDS: Final[tuple[Kind, ...]] = ("backend",)
 # Compose services (and Kubernetes names) of the shared infrastructure; no service may take one.
 INFRASTRUCTURE_SERVICES: Final[tuple[str, ...]] = (
     "gateway",
+    "gateway-auth",
     "otel-collector",
     "jaeger",
     "prometheus",
@@ -32,6 +33,12 @@ INFRASTRUCTURE_SERVICES: Final[tuple[str, ...]] = (
     "rabbitmq",
     "redis",
 )
+
+# Paths the gateway answers itself (the local issuer, the aggregated API document): no service's
+# route may be one of them or a prefix above one.
+LOCAL_ISSUER_PATH: Final = "/auth"
+API_DOCS_PATH: Final = "/api/docs"
+GATEWAY_PATHS: Final[tuple[str, ...]] = (LOCAL_ISSUER_PATH, API_DOCS_PATH)
 
 Lifecycle = Literal["experimental", "production", "deprecated"]
 
@@ -128,6 +135,13 @@ class Service:
         return self.name.replace("-", "_")
 
     @property
+    def route_prefix(self) -> str | None:
+        """The gateway path prefix without a trailing slash ("/" for the root), or None when not routed."""
+        if not self.route:
+            return None
+        return "/" + self.route.strip("/") if self.route.strip("/") else "/"
+
+    @property
     def container_port(self) -> int:
         """The port the service answers HTTP on inside its container."""
         return FRONTEND_PORT if self.kind == "frontend" else APP_PORT
@@ -155,6 +169,15 @@ class Alerting:
 
 
 @dataclass(frozen=True)
+class Auth:
+    """The ecosystem's OIDC issuer (`auth:` in ecosystem.yaml): whose bearer tokens the APIs take."""
+
+    issuer: str
+    audience: str
+    jwks_url: str
+
+
+@dataclass(frozen=True)
 class Team:
     """A team that owns services (`teams.<name>` in ecosystem.yaml)."""
 
@@ -174,6 +197,7 @@ class Ecosystem:
     ci: CiSettings = field(default_factory=CiSettings)
     owner: str | None = None  # the team owning the meta-project itself
     teams: dict[str, Team] = field(default_factory=dict)
+    auth: Auth | None = None  # None: the APIs take no tokens
 
     def service(self, name: str) -> Service | None:
         return self._by_name.get(name)

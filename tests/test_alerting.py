@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scaffold.custom_resources import CUSTOM_RESOURCES, HTTP_ROUTE, PROMETHEUS_RULE, SERVICE_MONITOR
+from scaffold.custom_resources import CUSTOM_RESOURCES, HTTP_ROUTE, PROMETHEUS_RULE, SECURITY_POLICY, SERVICE_MONITOR
 from scaffold.model import Alerting, Ecosystem
 from scaffold.wiring import derive
 from scaffold.wiring.monitoring import ALERTMANAGER_CONFIG, cluster_rule_groups, relay_url
@@ -249,7 +249,8 @@ def test_custom_resources_are_rendered_only_where_the_cluster_serves_them(
     custom = {r.kind for r in CUSTOM_RESOURCES}
     for env in ("test", "production"):
         docs = render_umbrella(project, eco, env, api_versions=apis)
-        assert _kinds(docs) & custom == {r.kind for r in served}, env
+        # no `auth:` in this ecosystem: no token policy (tests/test_gateway_auth.py renders one)
+        assert _kinds(docs) & custom == {r.kind for r in served} - {SECURITY_POLICY.kind}, env
         assert "Deployment" in _kinds(docs)
     platform = render_platform(project, api_versions=apis)
     assert ("PrometheusRule" in _kinds(platform)) == (PROMETHEUS_RULE in served)

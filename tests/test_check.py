@@ -76,7 +76,7 @@ def test_a_generated_ecosystem_passes_every_check_with_checkov(wired: Path) -> N
     assert code == 0, json.dumps([r for r in report["runs"] if r["status"] != "passed"], indent=1)
     assert report["ok"] and report["errors"] == 0 and report["not_run"] == 0
     ran = {(r["subject"], r["check"]) for r in report["runs"]}
-    expected = {("ecosystem", c) for c in ("ecosystem.yaml", "derived", "compose", "chart", "checkov")}
+    expected = {("ecosystem", c) for c in ("ecosystem.yaml", "derived", "api", "compose", "chart", "checkov")}
     expected |= {("orders", c) for c in ("answers", "compose", "chart", "dockerfile", "checkov")}
     assert ran == expected
     assert all(r["status"] == "passed" for r in report["runs"])
@@ -86,10 +86,19 @@ def test_a_generated_ecosystem_passes_every_check_with_checkov(wired: Path) -> N
 def test_the_table_shows_each_subject_and_check(wired: Path) -> None:
     proc = scaffold("check", "--no-checkov", "--no-cache", cwd=wired)
     header, *rows = [line for line in proc.stdout.splitlines() if line.strip() and not line.startswith("─")]
-    assert header.split() == ["SUBJECT", "ECOSYSTEM.YAML", "DERIVED", "ANSWERS", "COMPOSE", "CHART", "DOCKERFILE"]
-    assert rows[0].split() == ["ecosystem", "ok", "ok", "ok", "ok"]
+    assert header.split() == [
+        "SUBJECT",
+        "ECOSYSTEM.YAML",
+        "DERIVED",
+        "ANSWERS",
+        "API",
+        "COMPOSE",
+        "CHART",
+        "DOCKERFILE",
+    ]
+    assert rows[0].split() == ["ecosystem", "ok", "ok", "ok", "ok", "ok"]
     assert rows[1].split() == ["orders", "ok", "ok", "ok", "ok"]
-    assert proc.stdout.rstrip().endswith("0 errors, 0 warnings in 8 checks.")
+    assert proc.stdout.rstrip().endswith("0 errors, 0 warnings in 9 checks.")
 
 
 def test_check_changes_nothing(wired: Path) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from scaffold import cache, ecosystem_file
-from scaffold.checks import answers, charts, checkov, compose, derived, dockerfile, memo, source
+from scaffold.checks import answers, api_documents, charts, checkov, compose, derived, dockerfile, memo, source
 from scaffold.checks.findings import ECOSYSTEM, CheckRun, Finding, merge_environments, ran, skipped
 from scaffold.checks.helm import native_logs_quiet
 from scaffold.checks.tools import Tools, discover, install_hint
@@ -36,12 +36,23 @@ from scaffold.model import Ecosystem, Service
 from scaffold.progress import Progress
 
 TARGETS_PER_CHECKOV_RUN: Final = 4
-CHECKS: Final = ("ecosystem.yaml", "derived", "files", "answers", "compose", "chart", "dockerfile", "checkov")
+CHECKS: Final = (
+    "ecosystem.yaml",
+    "derived",
+    "files",
+    "answers",
+    "api",
+    "compose",
+    "chart",
+    "dockerfile",
+    "checkov",
+)
 TOOL_NAMES: Final = {
     "ecosystem.yaml": "scaffold's rules (ecosystem.schema.json + rules between fields)",
     "derived": "scaffold sync --dry-run",
     "files": "the service's directory",
     "answers": "copier answers + template version",
+    "api": "the backends' openapi.json against each other",
     "compose": "docker compose config -q",
     "chart": "helm lint --strict, helm template, Kubernetes 1.30 schemas",
     "dockerfile": "hadolint --failure-threshold warning",
@@ -55,6 +66,10 @@ HINTS: Final = {
         "`scaffold update NAME`, and its path belongs in .gitignore), or `scaffold remove NAME` to unwire it."
     ),
     "answers": "Restore .copier-answers.yml from git; it must name the template version ecosystem.yaml names.",
+    "api": (
+        "Give one of the two schemas another name (or the same definition), or move the path; the gateway's "
+        "API document (/api/docs) merges every backend's."
+    ),
     "compose": "Fix the compose file; `docker compose config` shows the resolved model.",
     "chart": "Fix the chart or the environment values (environments.<env>.values in ecosystem.yaml).",
     "dockerfile": "Fix the Dockerfile; see hadolint's rule (e.g. DL3008) for why.",
@@ -236,6 +251,7 @@ def _own_checkout(root: Path, service: Service) -> list[Finding]:
 def _plan_ecosystem(plan: _Plan, root: Path, ecosystem: Ecosystem, tools: Tools) -> None:
     keys = plan.keys
     plan.units.append(_unit(0.1, ECOSYSTEM, "derived", partial(derived.problems, root, ecosystem)))
+    plan.units.append(_unit(0.05, ECOSYSTEM, "api", partial(api_documents.problems, root, ecosystem)))
     if (skip := _missing(ECOSYSTEM, "compose", tools, "compose")) is not None:
         plan.skipped.append(skip)
     else:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from scaffold.model import Ecosystem
 from scaffold.wiring import (
+    api_docs,
     compose,
     docs,
     gateway,
+    gateway_auth,
     monitoring,
     onboarding_guide,
     owners,
@@ -31,6 +33,8 @@ def derive(ecosystem: Ecosystem) -> tuple[DerivedFile, ...]:
     for module in (
         compose,
         gateway,
+        gateway_auth,
+        api_docs,
         umbrella,
         platform,
         monitoring,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from scaffold.model import APP_PORT, EVENTS_EXCHANGE, INFRASTRUCTURE_SERVICES, METRICS_PORT, Ecosystem, Service
+from scaffold.wiring import api_docs, gateway_auth
 from scaffold.wiring._render import GENERATED, text_file, yaml_file
 from scaffold.wiring.files import DerivedFile
 
@@ -94,6 +95,11 @@ def _app_environment(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
         env["REDIS_URL"] = REDIS_URL
     if service.subscribes:
         env["WORKER_SUBSCRIBES"] = ",".join(service.subscribes)
+    if service.kind == "backend" and ecosystem.auth is not None:
+        env.update(gateway_auth.service_settings(ecosystem, GATEWAY_PORT))
+    if service.kind == "backend" and service.route_prefix not in (None, "/"):
+        # behind the gateway's prefix: its /docs asks for <prefix>/openapi.json, whose servers say <prefix>
+        env["ROOT_PATH"] = str(service.route_prefix)
     env.update(
         {
             "LOG_LEVEL": "INFO",
@@ -181,10 +187,14 @@ def _migrate(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
     }
 
 
-def _gateway(routed: list[Service]) -> dict[str, Any]:
+def _gateway(ecosystem: Ecosystem, routed: list[Service]) -> dict[str, Any]:
+    checks_tokens = {gateway_auth.SERVICE: {"condition": "service_healthy", "restart": True}} if ecosystem.auth else {}
     return {
         "image": IMAGES["gateway"],
-        "volumes": ["./gateway/nginx.conf:/etc/nginx/nginx.conf:ro"],
+        "volumes": [
+            "./gateway/nginx.conf:/etc/nginx/nginx.conf:ro",
+            *([f"./{api_docs.DIRECTORY}:{api_docs.MOUNT}:ro"] if api_docs.documented(ecosystem) else []),
+        ],
         "ports": [f"127.0.0.1:{GATEWAY_PORT}:{GATEWAY_PORT}"],
         # nginx resolves upstream names when it starts: start it after the services, and again
         # whenever one of them is restarted (its address may change).
@@ -196,6 +206,7 @@ def _gateway(routed: list[Service]) -> dict[str, Any]:
                 if any(s.kind == "frontend" for s in routed)
                 else {}
             ),
+            **checks_tokens,
         },
         "healthcheck": {
             "test": ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{GATEWAY_PORT}/healthz"],
@@ -364,7 +375,9 @@ def compose_model(ecosystem: Ecosystem) -> dict[str, Any]:
             services[f"{service.name}-migrate"] = _migrate(ecosystem, service)
         services[service.name] = _app(ecosystem, service)
     routed = [s for s in _sorted(ecosystem.services) if s.route]
-    services["gateway"] = _gateway(routed)
+    services["gateway"] = _gateway(ecosystem, routed)
+    if ecosystem.auth is not None:
+        services[gateway_auth.SERVICE] = gateway_auth.compose_service(ecosystem, GATEWAY_PORT)
     services["otel-collector"] = _collector()
     services["jaeger"] = _jaeger()
     services["prometheus"] = _prometheus()

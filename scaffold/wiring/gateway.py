@@ -9,7 +9,10 @@ answers `/healthz` itself, passes the W3C trace context on, and logs one JSON ob
 
 from __future__ import annotations
 
-from scaffold.model import Ecosystem, Service
+import json
+
+from scaffold.model import API_DOCS_PATH, Ecosystem, Service
+from scaffold.wiring import api_docs, gateway_auth
 from scaffold.wiring._render import YAML_HEADER, text_file
 from scaffold.wiring.compose import OTLP_BROWSER_PATH, OTLP_HTTP_PORT
 from scaffold.wiring.files import DerivedFile
@@ -22,6 +25,21 @@ OTLP_TRACES_PATH = "/v1/traces"
 BROWSER_TRACES_MAX_BODY = "1m"
 BROWSER_TRACES_RATE = "10r/s"
 BROWSER_TRACES_BURST = 20
+# A backend's paths that stay public when its API takes tokens: its API document and probes.
+PUBLIC_PATHS = ("/docs", "/docs/oauth2-redirect", "/openapi.json", "/livez", "/readyz")
+TOKEN_CHECK = "/_token_check"  # nginx's internal subrequest to the verifier
+# The gateway's own 401 (RFC 9457 problem), as the backends answer it; WWW-Authenticate is the verifier's.
+UNAUTHORIZED = json.dumps(
+    {"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": "a valid bearer token is required"},
+    separators=(",", ":"),
+)
+
+# The API document's page runs the vendored scripts and calls the APIs on this origin, nothing else;
+# Swagger UI sets inline styles and shows data: images.
+API_DOCS_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
 _LOG_FIELDS = (
     ("time", "$time_iso8601", True),
@@ -42,9 +60,7 @@ _LOG_FIELDS = (
 
 def route_prefix(service: Service) -> str | None:
     """The service's gateway path prefix without a trailing slash, or None when not routed."""
-    if not service.route:
-        return None
-    return "/" + service.route.strip("/") if service.route.strip("/") else "/"
+    return service.route_prefix
 
 
 def routed(ecosystem: Ecosystem) -> list[tuple[Service, str]]:
@@ -85,21 +101,92 @@ def _root_location(ecosystem: Ecosystem) -> str:
         }}"""
 
 
-def nginx_conf(ecosystem: Ecosystem) -> str:
-    locations: list[str] = []
-    for service, prefix in routed(ecosystem):
-        if prefix == "/":
-            continue
-        locations.append(
-            f"""
+def _token_locations() -> str:
+    """The local issuer, the verifier nginx asks (auth_request), and the 401 it answers."""
+    verifier = f"http://{gateway_auth.SERVICE}:{gateway_auth.PORT}"
+    return f"""
+        # The local development issuer (login, discovery, keys, token endpoint); docs/platform.md.
+        location {gateway_auth.ISSUER_PATH}/ {{
+            proxy_pass {verifier}/;
+        }}
+        # Asked about every request to a protected route: 204 lets it through, 401 refuses it.
+        # Only the Authorization header matters to it; the body is not sent.
+        location = {TOKEN_CHECK} {{
+            internal;
+            access_log off;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_pass {verifier}/verify;
+        }}
+        location @unauthorized {{
+            default_type application/problem+json;
+            add_header WWW-Authenticate $token_challenge always;
+            return 401 '{UNAUTHORIZED}\\n';
+        }}"""
+
+
+def _backend_locations(ecosystem: Ecosystem, service: Service, prefix: str) -> str:
+    upstream = f"http://{service.name}:{service.container_port}"
+    if ecosystem.auth is None:
+        return f"""
         # {service.name}
         location = {prefix} {{
             return 308 {prefix}/;
         }}
         location {prefix}/ {{
-            proxy_pass http://{service.name}:{service.container_port}/;
+            proxy_pass {upstream}/;
         }}"""
-        )
+    public = "".join(
+        f"""
+        location = {prefix}{path} {{
+            proxy_pass {upstream}{path};
+        }}"""
+        for path in PUBLIC_PATHS
+    )
+    return f"""
+        # {service.name}: its API takes a bearer token; its API document and probes are public.
+        location = {prefix} {{
+            return 308 {prefix}/;
+        }}{public}
+        location {prefix}/ {{
+            auth_request {TOKEN_CHECK};
+            auth_request_set $token_challenge $upstream_http_www_authenticate;
+            error_page 401 = @unauthorized;
+            proxy_pass {upstream}/;
+        }}"""
+
+
+def _api_docs_location() -> str:
+    """The one API document of every backend (api_docs.py): static files, public."""
+    return f"""
+        # The API document of every backend (gateway/api-docs/, Swagger UI vendored by scaffold).
+        location = {API_DOCS_PATH} {{
+            return 308 {API_DOCS_PATH}/;
+        }}
+        location {API_DOCS_PATH}/ {{
+            alias {api_docs.MOUNT}/;
+            index index.html;
+            types {{
+                text/html html;
+                text/css css;
+                text/javascript js;
+                text/plain txt;
+            }}
+            default_type text/plain;
+            add_header X-Content-Type-Options nosniff always;
+            add_header Content-Security-Policy "{API_DOCS_CSP}" always;
+        }}"""
+
+
+def nginx_conf(ecosystem: Ecosystem) -> str:
+    locations: list[str] = []
+    backends = [(service, prefix) for service, prefix in routed(ecosystem) if prefix != "/"]
+    for service, prefix in backends:
+        locations.append(_backend_locations(ecosystem, service, prefix))
+    if api_docs.documented(ecosystem):
+        locations.append(_api_docs_location())
+    if ecosystem.auth is not None and backends:
+        locations.append(_token_locations())
     header = YAML_HEADER + f"# API gateway of the {ecosystem.name} ecosystem for local development (compose.yaml).\n"
     return (
         header

@@ -17,7 +17,7 @@ import json
 import posixpath
 from typing import Any, Final
 
-from scaffold.custom_resources import API_VERSIONS_VALUE, HTTP_ROUTE, PROMETHEUS_RULE
+from scaffold.custom_resources import API_VERSIONS_VALUE, HTTP_ROUTE, PROMETHEUS_RULE, SECURITY_POLICY
 from scaffold.model import ENVIRONMENT_NAMES, Ecosystem, Environment, Service
 from scaffold.wiring._render import GENERATED, YAML_HEADER, deep_merge, dump_yaml, text_file, yaml_file
 from scaffold.wiring.compose import OTLP_BROWSER_PATH
@@ -148,6 +148,10 @@ def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
         },
         "prometheusRule": {"enabled": True, "labels": {}},
     }
+    if ecosystem.auth is not None:
+        # The Gateway checks tokens before the backends do: Envoy Gateway's JWT SecurityPolicy on
+        # each backend's API route, where the cluster serves it (docs/platform.md).
+        values["gateway"]["tokenPolicy"] = {"enabled": True}
     if _has_frontend(ecosystem):
         # Browser traces: the frontend posts them to /otlp on its own origin; this routes them to
         # the cluster's OpenTelemetry collector (OTLP/HTTP). A collector in another namespace
@@ -170,6 +174,20 @@ def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
             values[service.name]["amqp"] = {"enabled": True}
         if keys := secret_keys(ecosystem, service):
             values[service.name]["secret"] = keys
+        if service.kind == "backend":
+            values[service.name].update(_backend_gateway_values(ecosystem, service))
+    return values
+
+
+def _backend_gateway_values(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
+    """What a backend's chart needs to know of the gateway in front of it: its prefix (ROOT_PATH)
+    and the issuer whose tokens it verifies (AUTH_*)."""
+    values: dict[str, Any] = {}
+    if service.route_prefix not in (None, "/"):
+        values["rootPath"] = service.route_prefix
+    if ecosystem.auth is not None:
+        auth = ecosystem.auth
+        values["auth"] = {"issuer": auth.issuer, "audience": auth.audience, "jwksUrl": auth.jwks_url}
     return values
 
 
@@ -219,6 +237,14 @@ def values_schema(ecosystem: Ecosystem) -> dict[str, Any]:
                 "exposeInternals": {
                     "type": "boolean",
                     "description": "false: API documents and probes get no backend (the Gateway answers 500).",
+                },
+                "tokenPolicy": {
+                    "type": "object",
+                    "description": "Envoy Gateway's JWT SecurityPolicy on the backends' API routes (auth: in "
+                    "ecosystem.yaml); rendered where the cluster serves it.",
+                    "additionalProperties": False,
+                    "properties": {"enabled": {"type": "boolean"}},
+                    "required": ["enabled"],
                 },
             },
             "required": ["enabled", "name", "namespace", "sectionName", "hostnames", "exposeInternals"],
@@ -347,6 +373,16 @@ Argument: (list $ "<group/version/Kind>").
 """
 
 
+def _metadata(name: str, service: Service) -> str:
+    """The metadata of an object the umbrella renders for `service` (`name` a Helm expression)."""
+    return f"""metadata:
+  name: {name}
+  namespace: {{{{ .Release.Namespace }}}}
+  labels:
+    {{{{- include "{HELPERS}.labels" . | nindent 4 }}}}
+    app.kubernetes.io/name: {service.name}"""
+
+
 def _httproutes(ecosystem: Ecosystem) -> str:
     blocks: list[str] = []
     for service in _services(ecosystem):
@@ -360,18 +396,11 @@ def _httproutes(ecosystem: Ecosystem) -> str:
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
-metadata:
-  name: {{{{ $service }}}}
-  namespace: {{{{ .Release.Namespace }}}}
-  labels:
-    {{{{- include "{HELPERS}.labels" . | nindent 4 }}}}
-    app.kubernetes.io/name: {service.name}
+{_metadata("{{ $service }}", service)}
 spec:
   {{{{- include "{HELPERS}.gatewayAttachment" . | nindent 2 }}}}
 {_prefix_rule(prefix, "{{ $service }}", [f"port: {{{{ {values}.service.port }}}}"])}
-  {{{{- if not .Values.gateway.exposeInternals }}}}
-{_internal_rule(prefix, service)}
-  {{{{- end }}}}
+{_internals(ecosystem, service, prefix, values)}
 {{{{- end }}}}
 """
         )
@@ -383,6 +412,8 @@ spec:
         "      Only where the cluster serves the Gateway API. */}}\n"
         f'{{{{- $routes := include "{HELPERS}.hasAPI" (list $ "{HTTP_ROUTE.capability}") }}}}\n'
     )
+    if ecosystem.auth is not None:
+        header += f'{{{{- $tokenPolicies := include "{HELPERS}.hasAPI" (list $ "{SECURITY_POLICY.capability}") }}}}\n'
     return header + "\n".join(blocks)
 
 
@@ -398,6 +429,67 @@ INTERNAL_PATHS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     ),
     "frontend": (("Exact", "/livez"), ("Exact", "/readyz")),
 }
+
+
+def _internals(ecosystem: Ecosystem, service: Service, prefix: str, values: str) -> str:
+    """The service's internal paths. Without `auth:` they are part of its route (answered by the
+    Gateway with 500 where exposeInternals is false). With it, a backend's API route takes tokens
+    (the SecurityPolicy targets that route as a whole), so its API document and probes get a
+    route of their own, which no policy targets: public, as in compose."""
+    if ecosystem.auth is None or service.kind != "backend":
+        return f"""  {{{{- if not .Values.gateway.exposeInternals }}}}
+{_internal_rule(prefix, service)}
+  {{{{- end }}}}"""
+    public_rules = "".join(
+        f"""
+    - matches:
+        - path:
+            type: {kind}
+            value: {prefix}{path}
+      filters:
+        - type: URLRewrite
+          urlRewrite:
+            path:
+              type: {"ReplaceFullPath" if kind == "Exact" else "ReplacePrefixMatch"}
+              {"replaceFullPath" if kind == "Exact" else "replacePrefixMatch"}: {path}
+      backendRefs:
+        - name: {{{{ $service }}}}
+          port: {{{{ {values}.service.port }}}}"""
+        for kind, path in INTERNAL_PATHS["backend"]
+    )
+    return f"""---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+{_metadata('{{ printf "%s-public" $service | trunc 63 | trimSuffix "-" }}', service)}
+spec:
+  {{{{- include "{HELPERS}.gatewayAttachment" . | nindent 2 }}}}
+  # Its API document and probes, without a token (the API route above takes one).
+  rules:
+  {{{{- if .Values.gateway.exposeInternals }}}}{public_rules}
+  {{{{- else }}}}
+{_internal_rule(prefix, service)}
+  {{{{- end }}}}
+{{{{- if and $tokenPolicies .Values.gateway.tokenPolicy.enabled {values}.auth.issuer }}}}
+{{{{- $auth := {values}.auth }}}}
+---
+# Envoy Gateway checks the token of every request on the API route before the backend does.
+apiVersion: {SECURITY_POLICY.api_version}
+kind: {SECURITY_POLICY.kind}
+{_metadata("{{ $service }}", service)}
+spec:
+  targetRefs:
+    - group: gateway.networking.k8s.io
+      kind: HTTPRoute
+      name: {{{{ $service }}}}
+  jwt:
+    providers:
+      - name: {ecosystem.name}
+        issuer: {{{{ $auth.issuer | quote }}}}
+        audiences:
+          - {{{{ $auth.audience | quote }}}}
+        remoteJWKS:
+          uri: {{{{ $auth.jwksUrl | quote }}}}
+{{{{- end }}}}"""
 
 
 def _internal_rule(prefix: str, service: Service) -> str:
