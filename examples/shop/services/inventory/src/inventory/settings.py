@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,6 +19,15 @@ from .env import (
 from .tokens import TokenSettings, settings_from_env
 
 __all__ = ["Settings", "SettingsError"]
+
+_ROOT_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)*")
+
+
+def _root_path(env: Mapping[str, str]) -> str:
+    value = env.get("ROOT_PATH", "").strip().rstrip("/")
+    if not _ROOT_PATH.fullmatch(value):
+        raise SettingsError("ROOT_PATH must be a path prefix such as /api/orders (or empty)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,10 @@ class Settings:
     # require its bearer tokens. None (none of the three set): no verification, as in the
     # service's own compose file; the ecosystem's compose and charts set them.
     auth: TokenSettings | None = None
+    # The path prefix the gateway routes to this service and strips (ROOT_PATH, e.g. /api/orders):
+    # /docs then asks for <prefix>/openapi.json and the document's servers say <prefix>, so both
+    # work through the gateway. Empty: served at the root, as in the service's own compose file.
+    root_path: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,4 +77,5 @@ class Settings:
             amqp_exchange=env.get("AMQP_EXCHANGE") or cls.amqp_exchange,
             amqp_timeout=env_seconds(env, "AMQP_TIMEOUT", cls.amqp_timeout),
             auth=auth,
+            root_path=_root_path(env),
         )

@@ -13,6 +13,7 @@ from .db import make_engine, make_probe_engine, make_sessionmaker
 from .events import EventPublisher
 from .logs import configure_logging
 from .metrics import PrometheusMiddleware, start_metrics_server
+from .root_path import RootPath
 from .settings import Settings
 from .tokens import TokenVerifier
 from .tracing import configure_log_export, configure_tracing, instrument_app
@@ -69,6 +70,8 @@ def create_app(
     )
     problems.install(app)
     app.add_middleware(PrometheusMiddleware)
+    if settings.root_path:
+        app.add_middleware(RootPath, root_path=settings.root_path)
     app.include_router(health.router)
     app.include_router(
         items.router, dependencies=[Depends(auth.require_token)], responses=auth.RESPONSES
