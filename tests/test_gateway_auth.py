@@ -19,6 +19,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import threading
 import urllib.error
@@ -34,8 +35,10 @@ import yaml
 from scaffold.model import Auth, Ecosystem
 from scaffold.wiring import derive, gateway_auth
 from tests import validators
+from tests.helpers import scaffold
 from tests.servers import free_port, wait_for_port
 from tests.service_venv import service_venv
+from tests.test_check import check, checkov_env
 from tests.test_trace_e2e import gateway_conf
 from tests.test_wiring import _nginx, backend, make_ecosystem, render_backend, write_files
 
@@ -153,6 +156,31 @@ def test_the_verifier_installs_what_the_backends_lock_pins(project: Path) -> Non
         .read_text()
         .endswith((gateway_auth.templates_dir() / "shared" / "python" / "tokens.py").read_text())
     )
+
+
+@pytest.fixture(scope="module")
+def with_issuer(tmp_path_factory: pytest.TempPathFactory, pristine_ecosystem: Path) -> Path:
+    root = tmp_path_factory.mktemp("check") / "shop"
+    shutil.copytree(pristine_ecosystem, root, symlinks=True)
+    scaffold("new", "backend", "orders", "--defaults", cwd=root)
+    with (root / "ecosystem.yaml").open("a") as ecosystem_yaml:
+        ecosystem_yaml.write("\n" + GOOD_AUTH)
+    scaffold("sync", cwd=root)
+    return root
+
+
+def test_scaffold_check_lints_and_scans_the_verifier_image(with_issuer: Path) -> None:
+    code, report, _ = check(with_issuer, env=checkov_env())
+    runs = {(r["subject"], r["check"]): r for r in report["runs"]}
+    assert code == 0, json.dumps([r for r in report["runs"] if r["status"] != "passed"], indent=1)
+    assert runs[("ecosystem", "dockerfile")]["status"] == runs[("ecosystem", "checkov")]["status"] == "passed"
+    dockerfile = with_issuer / gateway_auth.DIRECTORY / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("USER 10001:10001\n", "RUN apt-get install -y curl\n"))
+    code, report, _ = check(with_issuer, "--no-cache", env=checkov_env())
+    found = {(f["file"], f.get("rule")) for r in report["runs"] if r["subject"] == "ecosystem" for f in r["findings"]}
+    assert code != 0
+    assert (f"{gateway_auth.DIRECTORY}/Dockerfile", "DL3008") in found  # hadolint: unpinned apt package
+    assert (f"{gateway_auth.DIRECTORY}/Dockerfile", "CKV_DOCKER_3") in found  # checkov: no USER
 
 
 # --- Kubernetes: the umbrella chart ------------------------------------------------------------

@@ -34,6 +34,7 @@ from scaffold.checks.tools import Tools, discover, install_hint
 from scaffold.ecosystem_file import FILE_NAME
 from scaffold.model import Ecosystem, Service
 from scaffold.progress import Progress
+from scaffold.wiring import gateway_auth
 
 TARGETS_PER_CHECKOV_RUN: Final = 4
 CHECKS: Final = (
@@ -252,6 +253,14 @@ def _plan_ecosystem(plan: _Plan, root: Path, ecosystem: Ecosystem, tools: Tools)
     keys = plan.keys
     plan.units.append(_unit(0.1, ECOSYSTEM, "derived", partial(derived.problems, root, ecosystem)))
     plan.units.append(_unit(0.05, ECOSYSTEM, "api", partial(api_documents.problems, root, ecosystem)))
+    if (verifier := _gateway_dockerfile(root, ecosystem)) is not None:
+        if (skip := _missing(ECOSYSTEM, "dockerfile", tools, "hadolint")) is not None:
+            plan.skipped.append(skip)
+        else:
+            relative = verifier.relative_to(root).as_posix()
+            work = partial(dockerfile.hadolint, str(tools.hadolint), verifier, relative=relative)
+            key = keys.dockerfile(ECOSYSTEM, verifier) if keys else None
+            plan.file_check(ECOSYSTEM, "dockerfile", verifier, relative, work, key)
     if (skip := _missing(ECOSYSTEM, "compose", tools, "compose")) is not None:
         plan.skipped.append(skip)
     else:
@@ -268,13 +277,22 @@ def _plan_ecosystem(plan: _Plan, root: Path, ecosystem: Ecosystem, tools: Tools)
             plan.add(_Unit(0.1, partial(_guarded_chart, ECOSYSTEM, env.name, umbrella), {ECOSYSTEM: key}))
 
 
+def _gateway_dockerfile(root: Path, ecosystem: Ecosystem) -> Path | None:
+    """The image of the gateway's token verifier and local issuer (derived with `auth:`), checked
+    as the services' images are; None without `auth:`."""
+    return root / gateway_auth.DIRECTORY / "Dockerfile" if ecosystem.auth is not None else None
+
+
 def _checkov_targets(
     root: Path, ecosystem: Ecosystem, services: Sequence[Service], whole: bool
 ) -> list[checkov.Target]:
     targets: list[checkov.Target] = []
     if whole:
         umbrella = partial(charts.render_umbrella, root, ecosystem)
-        targets.append(checkov.Target(ECOSYSTEM, None, None, umbrella, charts.UMBRELLA))
+        verifier = _gateway_dockerfile(root, ecosystem)
+        present = verifier if verifier is not None and verifier.is_file() else None
+        relative = present.relative_to(root).as_posix() if present is not None else None
+        targets.append(checkov.Target(ECOSYSTEM, present, relative, umbrella, charts.UMBRELLA))
     for service in services:
         if not (root / service.path).is_dir():
             continue
