@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `scaffold check` with an empty cache, again with nothing changed, and after one service changed,
 # side by side with hyperfine, on ecosystems of 60 and 200 services (BENCH_SIZES), without and with
-# checkov. Goal: the second check at most 0.1x the first.
+# checkov (BENCH_VARIANTS="no-checkov checkov"). Goal: the second check at most 0.1x the first.
 #   bash bench/check_cache.sh      (needs .venv, hyperfine, checkov for the second part; BENCH_RUNS=3)
 # The ecosystems come from bench/ecosystem.py. The cache is a directory of this run's own
 # (SCAFFOLD_CACHE_DIR); "empty" removes its check results only (ecosystem.yaml stays remembered, as
@@ -25,7 +25,7 @@ export SCAFFOLD_CACHE_DIR="$WORK/cache"
 for size in ${BENCH_SIZES:-60 200}; do
   root="$("$BIN/python" -m bench.ecosystem "$size" "$WORK/eco$size")"
   touched="$root/services/svc001/chart/templates/service.yaml"
-  for variant in no-checkov checkov; do
+  for variant in ${BENCH_VARIANTS:-no-checkov checkov}; do
     flag=$([ "$variant" = no-checkov ] && echo --no-checkov || true)
     check="$BIN/scaffold check $flag -C $root"
     name="check $size $variant"

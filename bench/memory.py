@@ -1,9 +1,12 @@
 """Peak memory of a command and every process it starts: `python -m bench.memory -- COMMAND...`.
 
-The resident set size of the command's whole process tree (the command, its check workers,
-checkov, compose, hadolint) is summed from /proc every 20 ms; the peak of that sum is the figure
-(and the peak of the largest single process beside it). /usr/bin/time -v reports only the largest
-process, which would hide a pool of workers.
+The memory of the command's whole process tree (the command, its check workers, checkov, compose,
+hadolint) is summed from /proc every 20 ms; the peak of that sum is the figure (and the peak of the
+largest single process beside it). /usr/bin/time -v reports only the largest process, which would
+hide a pool of workers. Two sums: the proportional set size (PSS, /proc/PID/smaps_rollup: a page
+shared by n processes counts 1/n in each, so the sum is what the tree takes from the machine) and
+the resident set size (RSS), which counts every page shared by forked workers (the interpreter,
+the modules imported before the fork) once per process: an upper bound.
 """
 
 from __future__ import annotations
@@ -37,36 +40,47 @@ def _rss(pid: int) -> int:
         return 0
 
 
-def tree_rss(root: int) -> tuple[int, int]:
-    """(sum, largest) resident bytes of `root` and its descendants."""
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
+def tree_memory(root: int) -> tuple[int, int, int]:
+    """(PSS sum, RSS sum, largest RSS) in bytes of `root` and its descendants."""
     children = _children()
-    pending, sizes = [root], []
+    pending, pids = [root], []
     while pending:
         pid = pending.pop()
-        sizes.append(_rss(pid))
+        pids.append(pid)
         pending += children.get(pid, [])
-    return sum(sizes), max(sizes, default=0)
+    sizes = [_rss(pid) for pid in pids]
+    return sum(_pss(pid) for pid in pids), sum(sizes), max(sizes, default=0)
 
 
-def measure(command: list[str]) -> tuple[int, int, float, int]:
-    """(peak sum, peak single, seconds, exit code) of running `command`."""
+def measure(command: list[str]) -> tuple[int, int, int, float, int]:
+    """(peak PSS sum, peak RSS sum, peak single RSS, seconds, exit code) of running `command`."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    peak_sum = peak_one = 0
+    peak_pss = peak_rss = peak_one = 0
     while process.poll() is None:
-        total, largest = tree_rss(process.pid)
-        peak_sum, peak_one = max(peak_sum, total), max(peak_one, largest)
+        pss, rss, largest = tree_memory(process.pid)
+        peak_pss, peak_rss, peak_one = max(peak_pss, pss), max(peak_rss, rss), max(peak_one, largest)
         time.sleep(0.02)
-    return peak_sum, peak_one, time.perf_counter() - started, process.returncode
+    return peak_pss, peak_rss, peak_one, time.perf_counter() - started, process.returncode
 
 
 def main(command: list[str]) -> None:
-    peak_sum, peak_one, seconds, code = measure(command)
-    mib = 1024 * 1024
+    peak_pss, peak_rss, peak_one, seconds, code = measure(command)
+    mb = 1000 * 1000
     print(
         f"{' '.join(Path(command[0]).name if i == 0 else a for i, a in enumerate(command))}: "
-        f"peak {peak_sum / mib:.0f} MiB for the whole process tree (largest process {peak_one / mib:.0f} MiB), "
-        f"{seconds:.1f} s, exit {code} (goal < 500 MB)"
+        f"peak {peak_pss / mb:.0f} MB PSS for the whole process tree ({peak_rss / mb:.0f} MB RSS summed, "
+        f"largest process {peak_one / mb:.0f} MB RSS), {seconds:.1f} s, exit {code} (goal < 500 MB)"
     )
 
 
