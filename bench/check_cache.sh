@@ -39,7 +39,7 @@ for size in ${BENCH_SIZES:-60 200}; do
     $check --json | "$BIN/python" -c '
 import json, sys
 report = json.load(sys.stdin)
-again = sorted(f"{r[\"subject\"]} {r[\"check\"]}" for r in report["runs"] if not r["cached"] and r["status"] != "skipped")
-print(f"after one service changed, ran again: {\", \".join(again)}; from the cache: {report[\"cached\"]}")'
+again = sorted(r["subject"] + " " + r["check"] for r in report["runs"] if not r["cached"] and r["status"] != "skipped")
+print("after one service changed, ran again:", ", ".join(again) + "; from the cache:", report["cached"])'
   done
 done
