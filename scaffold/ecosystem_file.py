@@ -27,6 +27,7 @@ from scaffold.model import (
     Ecosystem,
     Environment,
     Infrastructure,
+    Mirrors,
     Service,
     Team,
     TemplateRef,
@@ -153,6 +154,7 @@ def _build(data: dict[str, Any]) -> Ecosystem:
             str(name): Team(github=team.get("github"), receiver=dict(team.get("receiver") or {}))
             for name, team in (data.get("teams") or {}).items()
         },
+        mirrors=Mirrors(**{key: str(value) for key, value in (data.get("mirrors") or {}).items()}),
     )
 
 

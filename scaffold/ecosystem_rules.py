@@ -418,7 +418,8 @@ def _path_problems(name: str, path: str, earlier: _Paths, tree: Any) -> list[Pro
 
 
 def disk_problems(root: Path, model: Ecosystem, tree: Any) -> list[Problem]:
-    """Service paths that go through a link or a file; built-in template versions nobody has."""
+    """Service paths that go through a link or a file; built-in template versions nobody has; a CA
+    bundle that is not a PEM file of the meta-project."""
     from scaffold.paths import OutsideRootError, inside
 
     found: list[Problem] = []
@@ -430,6 +431,12 @@ def disk_problems(root: Path, model: Ecosystem, tree: Any) -> list[Problem]:
             message = f"path '{service.path}' {reason}: scaffold does not write or delete through links"
             found.append(_problem(message, tree, ["services", service.name, "path"]))
     found += _builtin_versions(root, model, tree)
+    if model.mirrors.ca_bundle is not None:
+        from scaffold.mirrors import ca_bundle_problem
+
+        problem = ca_bundle_problem(root, model.mirrors.ca_bundle)
+        if problem is not None:
+            found.append(_problem(f"mirrors.ca_bundle {problem}", tree, ["mirrors", "ca_bundle"]))
     return _ordered(found)
 
 

@@ -186,6 +186,20 @@ class Team:
 
 
 @dataclass(frozen=True)
+class Mirrors:
+    """Where builds fetch what they need instead of the public registries (`mirrors:` in ecosystem.yaml).
+
+    Every field is optional; none holds a credential (the machine's or the pipeline's own registry
+    login, pip and npm configuration carry those).
+    """
+
+    images: str | None = None  # registry prefix standing in for docker.io, e.g. "registry.example.com/hub"
+    pypi: str | None = None  # PyPI index (simple API) URL
+    npm: str | None = None  # npm registry URL
+    ca_bundle: str | None = None  # PEM file relative to the meta-project: CAs of a network that re-signs TLS
+
+
+@dataclass(frozen=True)
 class Ecosystem:
     name: str
     description: str
@@ -198,6 +212,7 @@ class Ecosystem:
     owner: str | None = None  # the team owning the meta-project itself
     teams: dict[str, Team] = field(default_factory=dict)
     auth: Auth | None = None  # None: the APIs take no tokens
+    mirrors: Mirrors = field(default_factory=Mirrors)
 
     def service(self, name: str) -> Service | None:
         return self._by_name.get(name)

@@ -140,10 +140,13 @@ def assert_python_compose_services(services: dict[str, Model], name: str) -> Non
     assert app["depends_on"][f"{name}-migrate"]["condition"] == "service_completed_successfully"
     assert migrate["depends_on"][f"{name}-db"]["condition"] == "service_healthy"
     assert "alembic upgrade head" in " ".join(migrate["command"])
-    assert re.fullmatch(r"postgres:\d+\.\d+-\w+", db["image"]), db["image"]
-    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
-    assert re.fullmatch(r"rabbitmq:\d+\.\d+\.\d+-management", mq["image"]), mq["image"]
-    assert mq["healthcheck"]["test"][:2] == ["CMD", "rabbitmq-diagnostics"]
+    # Docker Hub in full unless IMAGE_MIRROR names a mirror (docs/mirrors.md)
+    assert re.fullmatch(r"docker\.io/library/postgres:\d+\.\d+-\w+", db["image"]), db["image"]
+    assert re.fullmatch(r"docker\.io/library/rabbitmq:\d+\.\d+\.\d+-management", mq["image"]), mq["image"]
+    # Health checks in shell form: Podman before 5.8 splits the exec form's arguments at spaces.
+    assert db["healthcheck"]["test"][0] == mq["healthcheck"]["test"][0] == "CMD-SHELL"
+    assert "pg_isready" in db["healthcheck"]["test"][1]
+    assert "rabbitmq-diagnostics" in mq["healthcheck"]["test"][1]
     for backing in (db, mq):
         assert any(v["type"] == "volume" for v in backing["volumes"]), backing["image"]
     assert re.fullmatch(rf"amqp://[^@]+@{name}-mq:5672/", app["environment"]["AMQP_URL"])
@@ -197,7 +200,7 @@ def python_runtime_stage(project: Path) -> list[str]:
     lines = [line.strip() for line in (project / "Dockerfile").read_text().splitlines()]
     stages = [line.split() for line in lines if line.startswith("FROM ")]
     assert [s[-1] for s in stages] == ["base", "deps", "test", "dev", "runtime"]
-    assert re.fullmatch(r"python:3\.12\.\d+-slim-bookworm", stages[0][1]), stages[0][1]
+    assert re.fullmatch(r"\$\{IMAGE_MIRROR\}/library/python:3\.12\.\d+-slim-bookworm", stages[0][1]), stages[0][1]
     assert 'CMD ["bash", "scripts/check.sh"]' in stage_lines(lines, "test")
     installs = [re.search(r"pip install .*--require-hashes -r (\S+)$", line) for line in lines if "pip install" in line]
     assert [m.group(1) if m else None for m in installs] == list(LOCK_FILES), "the locks, with their hashes"
@@ -277,18 +280,31 @@ def migrate(project: Path, venv: Path, database_url: str) -> None:
 
 
 def assert_audit_never_passes_unheard(project: Path, venv: Path) -> None:
-    """With PyPI's advisory data out of reach (a proxy nothing listens on), scripts/check.sh
-    fails at the audit and says how to skip it: "could not look" never reads as "nothing found".
+    """With PyPI's advisory data out of reach (a proxy nothing listens on), scripts/check.sh says
+    the audit did not pass and how to skip it: "could not look" never reads as "nothing found".
+    By default the run goes on (the same default as the pipeline's); CHECK_STRICT=1 fails it.
     (pytest only collects here: the audit is the step under test.)"""
-    proc = subprocess.run(
-        ["bash", "scripts/check.sh", "--collect-only", "-q"],
-        cwd=project,
-        env=clean_env(venv, CHECK_AUDIT="1", CHECK_OUTDATED="0", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY=""),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode != 0, proc.stdout
-    assert "== vulnerabilities (pip-audit)" in proc.stdout
-    assert "CHECK_AUDIT=0" in proc.stderr
-    assert "== all checks passed" not in proc.stdout
+    for strict in ("0", "1"):
+        proc = subprocess.run(
+            ["bash", "scripts/check.sh", "--collect-only", "-q"],
+            cwd=project,
+            env=clean_env(
+                venv,
+                CHECK_AUDIT="1",
+                CHECK_OUTDATED="0",
+                CHECK_STRICT=strict,
+                HTTPS_PROXY="http://127.0.0.1:9",
+                NO_PROXY="",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert "== vulnerabilities (pip-audit)" in proc.stdout
+        assert "CHECK_AUDIT=0" in proc.stderr
+        if strict == "1":
+            assert proc.returncode != 0 and "== all checks passed" not in proc.stdout, proc.stdout
+            assert "the vulnerability audit: failed (CHECK_STRICT=1)" in proc.stderr
+        else:
+            assert proc.returncode == 0 and "== all checks passed" in proc.stdout, proc.stdout + proc.stderr
+            assert "warning: the vulnerability audit did not pass" in proc.stderr

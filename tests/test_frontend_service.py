@@ -204,7 +204,7 @@ def test_compose_config(service: Path) -> None:
     )
     test = full["services"][f"{name}-test"]
     assert test["build"]["target"] == "test"
-    assert test["environment"] == {"CHECK_AUDIT": "1", "CHECK_OUTDATED": "0"}
+    assert test["environment"] == {"CHECK_AUDIT": "1", "CHECK_OUTDATED": "0", "CHECK_STRICT": "0"}
     assert full["services"][name]["environment"]["GATEWAY_URL"] == "http://gateway:8080"
 
 
@@ -235,14 +235,14 @@ def test_dockerfile_stages(service: Path) -> None:
     stages = dockerfile_stages(service)
     assert list(stages) == ["base", "deps", "test", "dev", "build", "runtime"]
     base_image = stages["base"][0].split()[1]
-    assert re.fullmatch(r"node:\d+\.\d+\.\d+-bookworm-slim", base_image), base_image
-    assert "RUN npm ci --no-audit" in stages["deps"]
+    assert re.fullmatch(r"\$\{IMAGE_MIRROR\}/library/node:\d+\.\d+\.\d+-bookworm-slim", base_image), base_image
+    assert any(line.startswith("RUN ") and line.endswith("npm ci --no-audit") for line in stages["deps"])
     assert stages["test"][-1] == 'CMD ["bash", "scripts/check.sh"]'
     assert "RUN npm run build" in stages["build"]
 
     runtime = stages["runtime"]
     image = runtime[0].split()[1]
-    assert re.fullmatch(r"nginxinc/nginx-unprivileged:\d+\.\d+\.\d+-alpine", image), image
+    assert re.fullmatch(r"\$\{IMAGE_MIRROR\}/nginxinc/nginx-unprivileged:\d+\.\d+\.\d+-alpine", image), image
     users = [line.split()[1] for line in runtime if line.startswith("USER ")]
     assert users == [f"{APP_UID}:{APP_UID}"]
     assert "COPY --from=build /app/dist /srv/www" in runtime

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from scaffold import mirrors
 from scaffold.model import APP_PORT, EVENTS_EXCHANGE, INFRASTRUCTURE_SERVICES, METRICS_PORT, Ecosystem, Service
 from scaffold.wiring import api_docs, gateway_auth
 from scaffold.wiring._render import GENERATED, text_file, yaml_file
@@ -21,7 +22,8 @@ from scaffold.wiring.files import DerivedFile
 
 RESERVED_NAMES: Final = INFRASTRUCTURE_SERVICES
 
-# Exact image tags of the shared infrastructure (bump them together, then run the tests).
+# Exact image tags of the shared infrastructure on Docker Hub (bump them together, then run the tests);
+# compose.yaml names them fully qualified, through the image mirror when ecosystem.yaml sets one.
 IMAGES: Final[dict[str, str]] = {
     "gateway": "nginxinc/nginx-unprivileged:1.29.3-alpine",
     "otel-collector": "otel/opentelemetry-collector-contrib:0.131.0",
@@ -115,8 +117,25 @@ def _app_environment(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
     return env
 
 
-def _build(service: Service) -> dict[str, Any]:
-    return {"context": f"./{service.path}", "target": "runtime"}
+def _build(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
+    """The runtime target with the mirrors as build arguments, and the CA bundle as the build secret
+    the Dockerfiles mount while they download (BuildKit: Docker; with Podman, `scaffold build`)."""
+    build: dict[str, Any] = {"context": f"./{service.path}", "target": "runtime"}
+    arguments = mirrors.variables(ecosystem.mirrors)
+    if arguments:
+        build["args"] = arguments
+    if ecosystem.mirrors.ca_bundle:
+        build["secrets"] = [mirrors.CA_SECRET]
+    return build
+
+
+def _image_of(ecosystem: Ecosystem, name: str) -> str:
+    return mirrors.image(IMAGES[name], ecosystem.mirrors)
+
+
+def _shell(command: str) -> list[str]:
+    """A health check in shell form: Podman before 5.8 splits the exec form's arguments at spaces."""
+    return ["CMD-SHELL", command]
 
 
 def _image(ecosystem: Ecosystem, service: Service) -> str:
@@ -131,12 +150,11 @@ def _published_port(service: Service) -> int:
 
 def _healthcheck(service: Service) -> dict[str, Any]:
     if service.kind == "frontend":  # the web server image has no python: busybox wget
-        url = f"http://127.0.0.1:{service.container_port}/readyz"
-        test = ["CMD", "wget", "-q", "-O", "/dev/null", url]
+        test = _shell(f"wget -q -O /dev/null http://127.0.0.1:{service.container_port}/readyz")
     else:
         port = METRICS_PORT if service.kind == "worker" else APP_PORT
         probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/readyz', timeout=3)"
-        test = ["CMD", "python", "-c", probe]
+        test = _shell(f'python -c "{probe}"')
     return {"test": test, "interval": "10s", "timeout": "5s", "retries": 5, "start_period": "20s"}
 
 
@@ -151,7 +169,7 @@ def _app(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
         depends_on["redis"] = {"condition": "service_healthy", "restart": True}
     depends_on["otel-collector"] = {"condition": "service_started"}
     return {
-        "build": _build(service),
+        "build": _build(ecosystem, service),
         "image": _image(ecosystem, service),
         "environment": environment,
         "ports": [f"127.0.0.1:{service.port}:{_published_port(service)}"],
@@ -174,7 +192,7 @@ def _migrate_command(service: Service) -> str:
 def _migrate(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
     # One-shot, before the service starts.
     return {
-        "build": _build(service),
+        "build": _build(ecosystem, service),
         "image": _image(ecosystem, service),
         "command": ["sh", "-c", _migrate_command(service)],
         "environment": {"DATABASE_URL": database_url(service), "OTEL_SDK_DISABLED": "true"},
@@ -190,7 +208,7 @@ def _migrate(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
 def _gateway(ecosystem: Ecosystem, routed: list[Service]) -> dict[str, Any]:
     checks_tokens = {gateway_auth.SERVICE: {"condition": "service_healthy", "restart": True}} if ecosystem.auth else {}
     return {
-        "image": IMAGES["gateway"],
+        "image": _image_of(ecosystem, "gateway"),
         "volumes": [
             "./gateway/nginx.conf:/etc/nginx/nginx.conf:ro",
             *([f"./{api_docs.DIRECTORY}:{api_docs.MOUNT}:ro"] if api_docs.documented(ecosystem) else []),
@@ -209,7 +227,7 @@ def _gateway(ecosystem: Ecosystem, routed: list[Service]) -> dict[str, Any]:
             **checks_tokens,
         },
         "healthcheck": {
-            "test": ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{GATEWAY_PORT}/healthz"],
+            "test": _shell(f"wget -q -O /dev/null http://127.0.0.1:{GATEWAY_PORT}/healthz"),
             "interval": "10s",
             "timeout": "3s",
             "retries": 3,
@@ -222,9 +240,9 @@ def _gateway(ecosystem: Ecosystem, routed: list[Service]) -> dict[str, Any]:
     }
 
 
-def _collector() -> dict[str, Any]:
+def _collector(ecosystem: Ecosystem) -> dict[str, Any]:
     return {
-        "image": IMAGES["otel-collector"],
+        "image": _image_of(ecosystem, "otel-collector"),
         "command": ["--config=/etc/otelcol-contrib/config.yaml"],
         "volumes": [f"./{COLLECTOR_CONFIG}:/etc/otelcol-contrib/config.yaml:ro"],
         "depends_on": {"jaeger": {"condition": "service_started"}, "loki": {"condition": "service_started"}},
@@ -235,9 +253,9 @@ def _collector() -> dict[str, Any]:
     }
 
 
-def _jaeger() -> dict[str, Any]:
+def _jaeger(ecosystem: Ecosystem) -> dict[str, Any]:
     return {
-        "image": IMAGES["jaeger"],
+        "image": _image_of(ecosystem, "jaeger"),
         "ports": [f"127.0.0.1:{JAEGER_UI_PORT}:{JAEGER_UI_PORT}"],
         "restart": "unless-stopped",
         "security_opt": ["no-new-privileges:true"],
@@ -245,11 +263,11 @@ def _jaeger() -> dict[str, Any]:
     }
 
 
-def _loki() -> dict[str, Any]:
+def _loki(ecosystem: Ecosystem) -> dict[str, Any]:
     """The log store: Loki's single-binary image with its own local configuration (filesystem
     storage, structured metadata on), which takes OTLP logs at /otlp."""
     return {
-        "image": IMAGES["loki"],
+        "image": _image_of(ecosystem, "loki"),
         "command": ["-config.file=/etc/loki/local-config.yaml"],
         "volumes": ["loki-data:/loki"],
         "restart": "unless-stopped",
@@ -258,11 +276,11 @@ def _loki() -> dict[str, Any]:
     }
 
 
-def _grafana() -> dict[str, Any]:
+def _grafana(ecosystem: Ecosystem) -> dict[str, Any]:
     """Logs searched in Grafana (Explore, Loki), each line linking to its trace, each trace (Jaeger
     data source) to its logs; local only, so anonymous access, bound to 127.0.0.1."""
     return {
-        "image": IMAGES["grafana"],
+        "image": _image_of(ecosystem, "grafana"),
         "environment": {
             "GF_AUTH_ANONYMOUS_ENABLED": "true",
             "GF_AUTH_ANONYMOUS_ORG_ROLE": "Admin",
@@ -284,9 +302,9 @@ def _grafana() -> dict[str, Any]:
     }
 
 
-def _prometheus() -> dict[str, Any]:
+def _prometheus(ecosystem: Ecosystem) -> dict[str, Any]:
     return {
-        "image": IMAGES["prometheus"],
+        "image": _image_of(ecosystem, "prometheus"),
         "command": [
             "--config.file=/etc/prometheus/prometheus.yml",
             "--storage.tsdb.path=/prometheus",
@@ -304,9 +322,9 @@ def _prometheus() -> dict[str, Any]:
     }
 
 
-def _postgres() -> dict[str, Any]:
+def _postgres(ecosystem: Ecosystem) -> dict[str, Any]:
     return {
-        "image": IMAGES["postgres"],
+        "image": _image_of(ecosystem, "postgres"),
         "environment": {
             "POSTGRES_USER": POSTGRES_USER,
             "POSTGRES_PASSWORD": POSTGRES_PASSWORD,
@@ -317,7 +335,7 @@ def _postgres() -> dict[str, Any]:
             "postgres-data:/var/lib/postgresql/data",
         ],
         "healthcheck": {
-            "test": ["CMD-SHELL", 'pg_isready -U "$${POSTGRES_USER}" -d postgres'],
+            "test": _shell('pg_isready -U "$${POSTGRES_USER}" -d postgres'),
             "interval": "5s",
             "timeout": "3s",
             "retries": 10,
@@ -328,14 +346,14 @@ def _postgres() -> dict[str, Any]:
     }
 
 
-def _rabbitmq() -> dict[str, Any]:
+def _rabbitmq(ecosystem: Ecosystem) -> dict[str, Any]:
     return {
-        "image": IMAGES["rabbitmq"],
+        "image": _image_of(ecosystem, "rabbitmq"),
         "environment": {"RABBITMQ_DEFAULT_USER": RABBITMQ_USER, "RABBITMQ_DEFAULT_PASS": RABBITMQ_PASSWORD},
         "ports": [f"127.0.0.1:{RABBITMQ_UI_PORT}:{RABBITMQ_UI_PORT}"],
         "volumes": ["rabbitmq-data:/var/lib/rabbitmq"],
         "healthcheck": {
-            "test": ["CMD", "rabbitmq-diagnostics", "-q", "ping"],
+            "test": _shell("rabbitmq-diagnostics -q ping"),
             "interval": "10s",
             "timeout": "5s",
             "retries": 10,
@@ -346,17 +364,17 @@ def _rabbitmq() -> dict[str, Any]:
     }
 
 
-def _redis() -> dict[str, Any]:
+def _redis(ecosystem: Ecosystem) -> dict[str, Any]:
     """Redis with a password (`.env` REDIS_PASSWORD); the health check runs in a shell (CMD-SHELL):
     Podman before 5.8 splits an exec-form test at spaces, and REDISCLI_AUTH keeps the password off
     redis-cli's command line."""
     return {
-        "image": IMAGES["redis"],
+        "image": _image_of(ecosystem, "redis"),
         "command": ["sh", "-c", 'exec redis-server --requirepass "$${REDIS_PASSWORD}"'],
         "environment": {"REDIS_PASSWORD": REDIS_PASSWORD},
         "volumes": ["redis-data:/data"],
         "healthcheck": {
-            "test": ["CMD-SHELL", 'REDISCLI_AUTH="$${REDIS_PASSWORD}" redis-cli ping | grep -q PONG'],
+            "test": _shell('REDISCLI_AUTH="$${REDIS_PASSWORD}" redis-cli ping | grep -q PONG'),
             "interval": "5s",
             "timeout": "3s",
             "retries": 10,
@@ -378,22 +396,25 @@ def compose_model(ecosystem: Ecosystem) -> dict[str, Any]:
     services["gateway"] = _gateway(ecosystem, routed)
     if ecosystem.auth is not None:
         services[gateway_auth.SERVICE] = gateway_auth.compose_service(ecosystem, GATEWAY_PORT)
-    services["otel-collector"] = _collector()
-    services["jaeger"] = _jaeger()
-    services["prometheus"] = _prometheus()
-    services["loki"] = _loki()
-    services["grafana"] = _grafana()
+    services["otel-collector"] = _collector(ecosystem)
+    services["jaeger"] = _jaeger(ecosystem)
+    services["prometheus"] = _prometheus(ecosystem)
+    services["loki"] = _loki(ecosystem)
+    services["grafana"] = _grafana(ecosystem)
     volumes: dict[str, Any] = {"grafana-data": {}, "loki-data": {}, "prometheus-data": {}}
     if ecosystem.needs("postgres"):
-        services["postgres"] = _postgres()
+        services["postgres"] = _postgres(ecosystem)
         volumes["postgres-data"] = {}
     if ecosystem.needs("rabbitmq"):
-        services["rabbitmq"] = _rabbitmq()
+        services["rabbitmq"] = _rabbitmq(ecosystem)
         volumes["rabbitmq-data"] = {}
     if ecosystem.needs("redis"):
-        services["redis"] = _redis()
+        services["redis"] = _redis(ecosystem)
         volumes["redis-data"] = {}
-    return {"name": ecosystem.name, "services": services, "volumes": dict(sorted(volumes.items()))}
+    model: dict[str, Any] = {"name": ecosystem.name, "services": services, "volumes": dict(sorted(volumes.items()))}
+    if ecosystem.mirrors.ca_bundle and ecosystem.services:
+        model["secrets"] = {mirrors.CA_SECRET: {"file": f"./{ecosystem.mirrors.ca_bundle}"}}
+    return model
 
 
 def collector_config() -> dict[str, Any]:
