@@ -669,6 +669,72 @@ def changes(
     show(_run(lambda: run(_start(directory), since, delivered)), as_json=as_json)
 
 
+Jobs = Annotated[
+    int | None, typer.Option("--jobs", "-j", help="Services worked on at once (default: CPUs).", show_default=False)
+]
+
+
+@app.command(short_help="Build every service's test and runtime images: scaffold build [NAME...] [--push]")
+def build(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Services to build (default: every one).", show_default=False)
+    ] = None,
+    push: Annotated[
+        bool, typer.Option("--push", help="Push the runtime images and record their digests for delivery.")
+    ] = False,
+    images_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--images-file",
+            help="Where --push records the digests (default: images.json at the root).",
+            show_default=False,
+        ),
+    ] = None,
+    jobs: Jobs = None,
+    directory: Directory = None,
+    as_json: Json = False,
+) -> None:
+    """Build the `test` and `runtime` targets of every service's Dockerfile through the engine's Docker API
+    (Docker or Podman), tagged <registry>/<service>:<commit> (-dirty with uncommitted changes), with the
+    mirrors of ecosystem.yaml. Exit code 9 when a service failed. Example: scaffold build --push"""
+    from scaffold.commands.build import build as run
+    from scaffold.output import progress, show
+
+    result = _run(
+        lambda: run(
+            _start(directory), names or [], push_images=push, images_path=images_file, jobs=jobs, progress=progress
+        )
+    )
+    show(result, as_json=as_json)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+@app.command("test", short_help="Run every service's built test image: scaffold test [NAME...] [--strict]")
+def test_images(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Services to test (default: every one).", show_default=False)
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Fail on a newer dependency release or a known vulnerability (CHECK_STRICT=1)."),
+    ] = False,
+    jobs: Jobs = None,
+    directory: Directory = None,
+    as_json: Json = False,
+) -> None:
+    """Run each service's test image (from `scaffold build`) with the dependencies of its compose file's
+    test profile; the test output of a failing service is shown. Exit code 10 when a service failed.
+    Example: scaffold test orders"""
+    from scaffold.commands.run_tests import run_tests
+    from scaffold.output import progress, show
+
+    result = _run(lambda: run_tests(_start(directory), names or [], strict=strict, jobs=jobs, progress=progress))
+    show(result, as_json=as_json)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"scaffold {__version__}")

@@ -58,7 +58,7 @@ class ImagesFile:
     """What one `scaffold build --push` pushed, from which commit of the meta-project."""
 
     commit: str  # the meta-project's git commit (full id)
-    dirty: bool  # the meta-project had uncommitted changes: the images are not that commit alone
+    dirty: bool  # an image holds changes no commit has (its tag ends in -dirty)
     images: Mapping[str, PushedImage] = field(default_factory=dict)  # service name -> image
     schema: int = SCHEMA
 

