@@ -11,7 +11,7 @@ export SCAFFOLD_TEST_CACHE ?= $(HOME)/.cache/scaffold-tests
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 PYTEST_JOBS ?= 2
 
-.PHONY: demo test test-fast test-e2e lint typecheck install validators system-packages bench bench-all examples vendor-assets locks constraints clean
+.PHONY: demo test test-fast test-e2e standin-images lint typecheck install validators system-packages bench bench-all examples vendor-assets locks constraints clean
 
 ## install: .venv with scaffold (editable), the validators and the dev tools
 install: $(BIN)/.installed
@@ -27,10 +27,11 @@ $(CHECKOV):
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
 
 ## system-packages: servers and tools the tests run for real (PostgreSQL, RabbitMQ, Redis, nginx, promtool, Alertmanager, jq,
-## shellcheck, Chromium, graphviz, tmux, wrk, Podman for a Docker API in `scaffold doctor` tests)
+## shellcheck, Chromium, graphviz, tmux, wrk; the image tests' engines and registry: Podman with runc (crun does not
+## run here), Docker Engine and a BuildKit docker CLI (docker.io), docker-registry, debootstrap for the stand-in images)
 system-packages:
 	@missing=""; \
-	for tool in /usr/lib/postgresql/15/bin/initdb:postgresql /usr/sbin/nginx:nginx-light /usr/bin/promtool:prometheus /usr/bin/prometheus-alertmanager:prometheus-alertmanager /usr/bin/shellcheck:shellcheck /usr/bin/jq:jq /usr/sbin/rabbitmq-server:rabbitmq-server /usr/bin/chromium:chromium /usr/bin/dot:graphviz /usr/bin/tmux:tmux /usr/bin/wrk:wrk /usr/bin/podman:podman /usr/bin/redis-server:redis-server; do \
+	for tool in /usr/lib/postgresql/15/bin/initdb:postgresql /usr/sbin/nginx:nginx-light /usr/bin/promtool:prometheus /usr/bin/prometheus-alertmanager:prometheus-alertmanager /usr/bin/shellcheck:shellcheck /usr/bin/jq:jq /usr/sbin/rabbitmq-server:rabbitmq-server /usr/bin/chromium:chromium /usr/bin/dot:graphviz /usr/bin/tmux:tmux /usr/bin/wrk:wrk /usr/bin/podman:podman /usr/sbin/runc:runc /usr/sbin/dockerd:docker.io /usr/bin/docker-registry:docker-registry /usr/sbin/debootstrap:debootstrap /usr/bin/redis-server:redis-server; do \
 	  [ -x "$${tool%%:*}" ] || missing="$$missing $${tool##*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -57,14 +58,14 @@ typecheck: install
 
 ## test-fast: everything but the end-to-end tier (no servers, no generated-service suites)
 test-fast: install validators system-packages
-	$(BIN)/pytest -m "not e2e" -n $(PYTEST_JOBS)
+	$(BIN)/pytest -m "not e2e" -n $(PYTEST_JOBS) --dist loadgroup
 
 ## test-e2e: the slow tier alone
 test-e2e: install validators system-packages
 	$(BIN)/pytest -m e2e
 
 test: install validators system-packages lint typecheck
-	$(BIN)/pytest -n $(PYTEST_JOBS) --durations=15
+	$(BIN)/pytest -n $(PYTEST_JOBS) --dist loadgroup --durations=15
 
 ## bench: start-up and `scaffold new` against `copier copy` (about 1 minute); docs/benchmarks.md
 bench: install
@@ -82,6 +83,11 @@ bench-all: bench system-packages validators
 ## docs: regenerate the lists in docs/ that come from the code (kinds, --data keys)
 docs: install
 	$(BIN)/python -m tests.make_docs
+
+## standin-images: the base and infrastructure image stand-ins the image tests push into a local registry
+## (debootstrap + Podman, a few minutes; cached in $$SCAFFOLD_TEST_CACHE/standins, keyed by tests/standins)
+standin-images: install system-packages
+	$(BIN)/python -m tests.standins
 
 ## examples: regenerate examples/ from the templates (tests/test_examples.py compares them)
 examples: install

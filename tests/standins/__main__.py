@@ -1,0 +1,3 @@
+from tests.standins import ensure_cache
+
+print(ensure_cache())
