@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -320,6 +321,13 @@ class Progress:
     state: ProgressState
     seconds: float | None = None  # when done or failed
     detail: str = ""
+
+
+ProgressSink = Callable[[Progress], None]
+
+
+def no_progress(_: Progress) -> None:
+    """The progress sink of a caller that shows none."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ Nothing in the meta-project changes except images.json.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,8 @@ from scaffold.errors import ExitCode, UsageError
 from scaffold.image_tags import ServiceImages, service_images, version_of
 from scaffold.images_file import ImagesFile, PushedImage
 from scaffold.project import find_root, reading
-from scaffold.results import BuildResult, BuiltImage, Progress, ServiceBuild
+from scaffold.results import BuildResult, BuiltImage, Progress, ProgressSink, ServiceBuild, no_progress
 
-ProgressSink = Callable[[Progress], None]
 TARGETS = (("test", "test image"), ("runtime", "runtime image"))
 
 
@@ -120,7 +119,9 @@ def build(
     ca_bundle = mirrors.ca_bundle(root, ecosystem.mirrors)
     secrets = {mirrors.CA_SECRET: ca_bundle} if ca_bundle else {}
     engine = connect()
-    run = _Build(root, engine, builder_for(engine), mirrors.variables(ecosystem.mirrors), secrets, progress or _quiet)
+    run = _Build(
+        root, engine, builder_for(engine), mirrors.variables(ecosystem.mirrors), secrets, progress or no_progress
+    )
     built = each(plans, run.service, workers)
     images_file_path: Path | None = None
     if push_images and all(b.status == "built" for b in built):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +27,7 @@ from scaffold.errors import ExitCode, NotFoundError, ScaffoldError
 from scaffold.image_tags import ServiceImages, service_images
 from scaffold.prerequisites import ComposeProgram, find_compose, requirement
 from scaffold.project import find_root, reading
-from scaffold.results import Progress, RunTestsResult, ServiceTestRun
-
-ProgressSink = Callable[[Progress], None]
-
-
-def _quiet(_: Progress) -> None:
-    pass
+from scaffold.results import Progress, ProgressSink, RunTestsResult, ServiceTestRun, no_progress
 
 
 @dataclass(frozen=True)
@@ -133,7 +127,7 @@ def run_tests(
         compose_env={**os.environ, **variables, **strictness},
         test_env={**{k: v for k, v in variables.items() if k != "IMAGE_MIRROR"}, **strictness},
         ca_bundle=ca_bundle,
-        report=progress or _quiet,
+        report=progress or no_progress,
     )
     try:
         ran = each(plans, tests.service, workers)
