@@ -11,7 +11,7 @@ export SCAFFOLD_TEST_CACHE ?= $(HOME)/.cache/scaffold-tests
 export CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 PYTEST_JOBS ?= 2
 
-.PHONY: demo test test-fast test-e2e standin-images lint typecheck install validators system-packages bench bench-all examples vendor-assets locks constraints clean
+.PHONY: demo test test-fast test-e2e standin-images bench-images lint typecheck install validators system-packages bench bench-all examples vendor-assets locks constraints clean
 
 ## install: .venv with scaffold (editable), the validators and the dev tools
 install: $(BIN)/.installed
@@ -79,6 +79,12 @@ bench-all: bench system-packages validators
 	bash bench/update.sh
 	bash bench/check.sh
 	bash bench/delivery.sh
+
+## bench-images: `scaffold build` per kind, cold against a warm rebuild after a one-line change (hyperfine), and
+## image sizes over their base (about 30 minutes; Podman, the stand-in images)
+bench-images: install system-packages
+	@command -v hyperfine >/dev/null || (apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null)
+	$(BIN)/python -m bench.images
 
 ## docs: regenerate the lists in docs/ that come from the code (kinds, --data keys)
 docs: install
