@@ -39,6 +39,8 @@ COMMANDS: Final[dict[str, type]] = {
     "rollback": results.RollbackResult,
     "status": results.StatusResult,
     "changes": results.ChangesResult,
+    "build": results.BuildResult,
+    "test": results.RunTestsResult,
 }
 _SCALARS: Final[dict[Any, dict[str, Any]]] = {
     str: {"type": "string"},

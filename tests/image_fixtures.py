@@ -58,9 +58,13 @@ def copy_project(root: Path, destination: Path) -> Path:
 
 
 def run_json(*args: str, cwd: Path, env: dict[str, str]) -> tuple[int, dict[str, Any], str]:
-    """Exit code, the --json result and standard error of `scaffold ARGS --json`."""
+    """Exit code, the --json result (checked against its docs/schemas/ file) and standard error of
+    `scaffold ARGS --json`."""
+    from tests.test_json_schemas import validate
+
     proc = scaffold(*args, "--json", cwd=cwd, env=env, check=False)
     assert proc.stdout.strip(), f"scaffold {' '.join(args)} printed no result:\n{proc.stderr}"
+    validate(args[0], proc.stdout)
     return proc.returncode, json.loads(proc.stdout), proc.stderr
 
 

@@ -23,7 +23,9 @@ from tests.helpers import scaffold
 from tests.make_docs import SCHEMAS, schema_files
 from tests.update_helpers import commit_all
 
-RUN_HERE = set(COMMANDS) - {"deploy", "rollback", "status"}
+# deploy, rollback and status need a Kubernetes API, build and test a container engine: their outputs
+# are validated where one runs (tests/test_delivery*.py, tests/test_images_*.py).
+RUN_HERE = set(COMMANDS) - {"deploy", "rollback", "status", "build", "test"}
 
 
 def validate(command: str, output: str) -> None:
