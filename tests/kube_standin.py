@@ -97,6 +97,7 @@ def cluster(**overrides: Any) -> dict[str, Any]:
         "apis": {
             "monitoring.coreos.com/v1": ["ServiceMonitor", "PrometheusRule", "PodMonitor"],
             "gateway.networking.k8s.io/v1": ["Gateway", "HTTPRoute", "GRPCRoute"],
+            "gateway.envoyproxy.io/v1alpha1": ["SecurityPolicy", "BackendTrafficPolicy"],
         },
         "releases": {},
         "unready": [],

@@ -111,6 +111,7 @@ PREFLIGHT = [
     [*KUBECTL, "version", "--output=json", "--request-timeout=30s"],
     [*KUBECTL, "get", "namespace", "shop-test", "--ignore-not-found", "--output=name"],
     [*KUBECTL, "get", "secret", "shop-test-secrets", "--namespace", "shop-test", "--ignore-not-found", "--no-headers"],
+    [*KUBECTL, "get", "--raw", "/apis/gateway.envoyproxy.io/v1alpha1"],
     [*KUBECTL, "get", "--raw", "/apis/gateway.networking.k8s.io/v1"],
     [*KUBECTL, "get", "--raw", "/apis/monitoring.coreos.com/v1"],
     ["helm", "history", "shop", "--output", "json", "--max", "100", *TEST],
@@ -281,7 +282,7 @@ def test_missing_custom_apis_are_reported_and_the_delivery_goes_on(pristine: Pat
     lab = make_lab(pristine, tmp_path, apis={"gateway.networking.k8s.io/v1": ["Gateway"]})
     proc = lab.deploy("test", GOOD, "--json")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["skipped"] == ["ServiceMonitor", "PrometheusRule", "HTTPRoute"]
+    assert json.loads(proc.stdout)["skipped"] == ["ServiceMonitor", "PrometheusRule", "HTTPRoute", "SecurityPolicy"]
     assert "does not serve monitoring.coreos.com/v1/PrometheusRule" in proc.stderr
     assert "no alert rolls a delivery back" in proc.stderr
 
