@@ -2,7 +2,7 @@
 and reading what its processes print.
 
 The virtualenv holds the service's locked requirements, installed as its image installs them
-(`pip install --require-hashes -r requirements-dev.txt`, the lock of runtime and dev packages). It
+(`pip install --no-deps --require-hashes -r requirements-dev.txt`, the lock of runtime and dev packages). It
 is made once per lock (what requirements*.txt lock, their comments aside) and Python version under
 ${SCAFFOLD_TEST_CACHE:-~/.cache/scaffold-tests}/venvs and reused by every test, test run and
 pytest-xdist worker (a file lock makes one build it).
@@ -61,6 +61,7 @@ def service_venv(project: Path) -> Path:
                 "--quiet",
                 "--disable-pip-version-check",
                 "--require-hashes",
+                "--no-deps",
                 "-r",
                 "requirements-dev.txt",
             ],
