@@ -40,13 +40,18 @@ def test_requests_arrive_with_the_prefix_stripped(behind_gateway: TestClient) ->
     assert behind_gateway.get("/livez").status_code == 200
 
 
+def _environment(settings: Settings, **more: str) -> dict[str, str]:
+    """The settings the service cannot start without, plus `more`."""
+    required = {"DATABASE_URL": settings.database_url}
+    return {**required, **more}
+
+
 def test_root_path_comes_from_the_environment(settings: Settings) -> None:
-    env = {"DATABASE_URL": settings.database_url, "ROOT_PATH": f"{PREFIX}/"}
-    assert Settings.from_env(env).root_path == PREFIX
-    assert Settings.from_env({"DATABASE_URL": settings.database_url}).root_path == ""
+    assert Settings.from_env(_environment(settings, ROOT_PATH=f"{PREFIX}/")).root_path == PREFIX
+    assert Settings.from_env(_environment(settings)).root_path == ""
 
 
 @pytest.mark.parametrize("value", ["api/x", "/api/x?y", "/api x", "/api/<script>"])
 def test_a_root_path_that_is_not_a_path_prefix_is_refused(settings: Settings, value: str) -> None:
     with pytest.raises(SettingsError, match="ROOT_PATH"):
-        Settings.from_env({"DATABASE_URL": settings.database_url, "ROOT_PATH": value})
+        Settings.from_env(_environment(settings, ROOT_PATH=value))
