@@ -43,5 +43,7 @@ export default defineConfig({
   test: {
     environment: "jsdom",
     include: ["src/**/*.test.{ts,tsx}"],
+    // The test image runs on shared CI runners: a render-and-click test can take seconds there.
+    testTimeout: 20_000,
   },
 });
