@@ -202,7 +202,8 @@ def python_runtime_stage(project: Path) -> list[str]:
     assert [s[-1] for s in stages] == ["base", "deps", "test", "dev", "runtime"]
     assert re.fullmatch(r"\$\{IMAGE_MIRROR\}/library/python:3\.12\.\d+-slim-bookworm", stages[0][1]), stages[0][1]
     assert 'CMD ["bash", "scripts/check.sh"]' in stage_lines(lines, "test")
-    installs = [re.search(r"pip install .*--require-hashes -r ([\w.-]+\.txt)", line) for line in lines if "pip install" in line]
+    install = re.compile(r"pip install .*--require-hashes -r ([\w.-]+\.txt)")
+    installs = [install.search(line) for line in lines if "pip install" in line]
     assert [m.group(1) if m else None for m in installs] == list(LOCK_FILES), "the locks, with their hashes"
     runtime = stage_lines(lines, "runtime")
     users = [line.split()[1] for line in runtime if line.startswith("USER ")]
