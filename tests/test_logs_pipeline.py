@@ -20,10 +20,9 @@ import pytest
 import yaml
 
 from scaffold.model import Ecosystem
-from scaffold.wiring import derive
 from scaffold.wiring.compose import COLLECTOR_CONFIG, GRAFANA_DATASOURCES
 from tests import validators
-from tests.test_wiring import make_ecosystem, render_backend, write_files
+from tests.test_wiring import make_ecosystem, meta_project
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +32,7 @@ def eco() -> Ecosystem:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, eco: Ecosystem) -> Path:
-    root = tmp_path_factory.mktemp("logs")
-    for service in eco.services:
-        render_backend(root / service.path, service, eco)
-    write_files(derive(eco), root)
-    return root
+    return meta_project(tmp_path_factory.mktemp("logs"), eco)
 
 
 def load(path: Path) -> Any:

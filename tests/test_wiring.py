@@ -117,7 +117,12 @@ def eco() -> Ecosystem:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, eco: Ecosystem) -> Path:
     """A meta-project: the real backend template rendered per service, plus the derived files."""
-    root = tmp_path_factory.mktemp("shop")
+    return meta_project(tmp_path_factory.mktemp("shop"), eco)
+
+
+def meta_project(root: Path, eco: Ecosystem) -> Path:
+    """`root` made a meta-project of `eco`: the real backend template rendered per service, plus the
+    derived files."""
     for service in eco.services:
         render_backend(root / service.path, service, eco)
     write_files(derive(eco), root)
