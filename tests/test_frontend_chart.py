@@ -154,6 +154,26 @@ def test_environment_reaches_the_browser(chart: Path, project: Path) -> None:
     assert defaults["API_BASE_URL"] == ""
     assert defaults["OTEL_EXPORTER_OTLP_ENDPOINT"] == "/otlp", "the gateway's route, same origin"
     assert defaults["OTEL_RESOURCE_ATTRIBUTES"] == "service.namespace=shop,service.version=0.1.0"
+    assert not [name for name in defaults if name.startswith("AUTH_")], "no login without an issuer"
+
+
+def test_an_issuer_makes_the_page_log_in(chart: Path, project: Path) -> None:
+    source = (project / "src" / "runtime-env.ts").read_text()
+    runtime = set(re.findall(r'"([A-Z_]+)"', source.split("RUNTIME_VARIABLES = [")[1].split("]")[0]))
+    issuer = "https://sso.example.com/realms/shop"
+    env = env_of(container(render(chart, {"config": {"auth": {"issuer": issuer, "audience": "shop-api"}}})))
+    login = {name: value for name, value in env.items() if name.startswith("AUTH_")}
+    assert set(login) <= runtime
+    assert login == {
+        "AUTH_ISSUER": issuer,
+        "AUTH_CLIENT_ID": SERVICE,  # the chart's name unless set
+        "AUTH_SCOPE": "openid",
+        "AUTH_AUDIENCE": "shop-api",
+    }
+    named = {"issuer": issuer, "clientId": "shop-web", "scope": "openid profile"}
+    env = env_of(container(render(chart, {"config": {"auth": named}})))
+    assert (env["AUTH_CLIENT_ID"], env["AUTH_SCOPE"]) == ("shop-web", "openid profile")
+    assert "AUTH_AUDIENCE" not in env
 
 
 def test_extra_env_is_appended(chart: Path) -> None:
@@ -238,6 +258,11 @@ def test_replicas_autoscaling_and_disruption_budget(chart: Path) -> None:
         {"unknown": True},
         {"config": {"apiBaseUrl": 'https://api.example.com/"'}},
         {"config": {"apiBaseUrl": "api.example.com"}},
+        {"config": {"auth": {"issuer": "http://sso.example.com"}}},
+        {"config": {"auth": {"issuer": "https://sso.example.com/?next=x"}}},
+        {"config": {"auth": {"issuer": 'https://sso.example.com/"'}}},
+        {"config": {"auth": {"clientId": "web&redirect_uri=x"}}},
+        {"config": {"auth": {"scope": ""}}},
         {"otel": {"endpoint": "otlp"}},
         {"otel": {"endpoint": "https://otel.example.com/\\"}},
         {"otel": {"exporter": "zipkin"}},

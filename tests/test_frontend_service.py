@@ -308,14 +308,17 @@ def test_entrypoint_writes_only_the_runtime_variables(service: Path, tmp_path: P
 def test_entrypoint_allows_absolute_endpoints_in_the_csp(service: Path, tmp_path: Path) -> None:
     env = {
         "API_BASE_URL": "HTTPS://API.example.com:8443/v1/",
+        "AUTH_ISSUER": "https://sso.example.com/realms/shop",  # its discovery and token endpoint
+        "AUTH_CLIENT_ID": "web",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "/otlp",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://otel.example.com/v1/traces",
     }
     proc = run_entrypoint(service, tmp_path, env)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "runtime.conf").read_text() == (
-        "set $connect_src \"'self' https://api.example.com:8443 https://otel.example.com\";\n"
+        "set $connect_src \"'self' https://api.example.com:8443 https://sso.example.com https://otel.example.com\";\n"
     )
+    assert json.loads((tmp_path / "config.json").read_text())["AUTH_CLIENT_ID"] == "web"
     assert json.loads((tmp_path / "config.json").read_text())["API_BASE_URL"] == env["API_BASE_URL"]
 
 
@@ -328,6 +331,8 @@ def test_entrypoint_allows_absolute_endpoints_in_the_csp(service: Path, tmp_path
         ("OTEL_TRACES_SAMPLER_ARG", "0.5\t", "contains a control character"),
         ("API_BASE_URL", "https://api.example.com$x/", "is not a URL with a plain host name"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "https:///v1", "is not a URL with a plain host name"),
+        ("AUTH_ISSUER", "https://sso.example.com;script-src/", "is not a URL with a plain host name"),
+        ("AUTH_CLIENT_ID", 'web"', "contains a double quote, a backslash or a newline"),
     ],
 )
 def test_entrypoint_refuses_values_that_would_break_the_page(

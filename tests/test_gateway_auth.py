@@ -40,7 +40,7 @@ from tests.servers import free_port, wait_for_port
 from tests.service_venv import service_venv
 from tests.test_check import check, checkov_env
 from tests.test_trace_e2e import gateway_conf
-from tests.test_wiring import _nginx, backend, make_ecosystem, render_backend, write_files
+from tests.test_wiring import _nginx, backend, frontend, make_ecosystem, render_backend, write_files
 
 AUTH = Auth(
     issuer="https://sso.example.com/realms/shop",
@@ -135,6 +135,27 @@ def test_compose_runs_the_local_issuer_and_gives_the_backends_its_settings(proje
         host = urllib.parse.urlsplit(env["AUTH_JWKS_URL"]).hostname
         assert host == gateway_auth.SERVICE
     assert "ports" not in auth  # reached through the gateway only
+
+
+def test_the_frontend_logs_in_at_the_issuer_whose_tokens_the_gateway_checks(tmp_path: Path) -> None:
+    eco = dataclasses.replace(make_ecosystem((backend("orders", 8001), frontend("web", 8004))), auth=AUTH)
+    write_files(derive(eco), tmp_path)
+    services = yaml.safe_load((tmp_path / "compose.yaml").read_text())["services"]
+    web, orders = services["web"]["environment"], services["orders"]["environment"]
+    # compose: the local issuer, as the page on the gateway (127.0.0.1) reaches it
+    assert web["AUTH_ISSUER"] == orders["AUTH_ISSUER"] == gateway_auth.local_issuer(8080)
+    assert (web["AUTH_CLIENT_ID"], web["AUTH_AUDIENCE"]) == ("web", AUTH.audience)
+    # Kubernetes: the umbrella gives the frontend's chart the issuer of ecosystem.yaml
+    values = yaml.safe_load((tmp_path / "deploy" / "chart" / "values.yaml").read_text())
+    assert values["web"]["config"]["auth"] == {"issuer": AUTH.issuer, "audience": AUTH.audience}
+    assert values["orders"]["auth"]["issuer"] == AUTH.issuer
+
+    plain = make_ecosystem((backend("orders", 8001), frontend("web", 8004)))
+    write_files(derive(plain), tmp_path / "plain")
+    services = yaml.safe_load((tmp_path / "plain" / "compose.yaml").read_text())["services"]
+    assert not [name for name in services["web"]["environment"] if name.startswith("AUTH_")]
+    values = yaml.safe_load((tmp_path / "plain" / "deploy" / "chart" / "values.yaml").read_text())
+    assert "config" not in values["web"]
 
 
 def test_the_verifier_image_passes_hadolint_and_checkov(project: Path) -> None:
@@ -379,8 +400,12 @@ def test_api_documents_and_probes_stay_public(gateway: Gateway, path: str) -> No
 
 @pytest.mark.e2e
 def test_a_browser_app_logs_in_with_the_code_flow_and_pkce(gateway: Gateway) -> None:
-    discovery = json.loads(call(f"{gateway.url}/auth/.well-known/openid-configuration")[2])
+    _, headers, body = call(f"{gateway.url}/auth/.well-known/openid-configuration")
+    discovery = json.loads(body)
     assert discovery["issuer"] == "http://127.0.0.1:8080/auth"
+    # a page on localhost reads the issuer on 127.0.0.1 (another origin): the documents allow it
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert call(f"{gateway.url}/auth/jwks")[1]["Access-Control-Allow-Origin"] == "*"
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     redirect = "http://127.0.0.1:8080/"

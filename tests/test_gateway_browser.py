@@ -1,14 +1,19 @@
 """The gateway with tokens and the one API document, in a real browser (issue 14, items 2 and 3).
 
-An ecosystem made by the real CLI (`init`, `new backend orders`, `new backend inventory`, `auth:`
-added to ecosystem.yaml, `sync`) runs from its generated files on loopback: PostgreSQL started for
-the test, both backends under uvicorn with the settings compose gives them (AUTH_*, ROOT_PATH),
-the derived verifier and local issuer (gateway/auth/auth_server.py), and nginx with the derived
-gateway/nginx.conf, compose's service addresses replaced by loopback ports. Headless Chromium
-(tests/browser/api_gateway.mjs) logs in through the local issuer's page, calls a backend through
-the gateway without the token (401, from the gateway: the backend never sees it) and with it
-(200), opens /api/docs/ (both backends' paths in one document), authorizes with the token in
-Swagger UI and tries a call from it (200, the token sent). No log holds the token.
+An ecosystem made by the real CLI (`init`, `new backend orders`, `new backend inventory`, `new
+frontend web` calling orders, `auth:` added to ecosystem.yaml, `sync`) runs from its generated
+files on loopback: PostgreSQL started for the test, both backends under uvicorn with the settings
+compose gives them (AUTH_*, ROOT_PATH), the derived verifier and local issuer
+(gateway/auth/auth_server.py), the frontend's production build behind its own nginx and
+entrypoint with compose's settings (AUTH_*), and nginx with the derived gateway/nginx.conf,
+compose's service addresses replaced by loopback ports (and the local issuer's address by the
+gateway's port). Headless Chromium (tests/browser/api_gateway.mjs) logs in through the generated
+frontend (the code flow with PKCE at the local issuer), which lists and creates items through the
+gateway with its token; a token the API refuses sends the page back to the issuer; it logs out.
+Then it logs in on the local issuer's own page, calls a backend through the gateway without the
+token (401, from the gateway: the backend never sees it) and with it (200), opens /api/docs/ (both
+backends' paths in one document), authorizes with the token in Swagger UI and tries a call from it
+(200, the token sent). No log holds a token.
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ from scaffold.wiring.gateway import UNAUTHORIZED
 from tests.helpers import scaffold
 from tests.servers import free_port, postgres_server
 from tests.service_venv import clean_env, service_venv
-from tests.test_frontend_service import CHROMIUM, NGINX, node_modules, npm_env, render
+from tests.test_frontend_service import CHROMIUM, NGINX, nginx_serving, node_modules, npm_env
 from tests.test_trace_e2e import gateway_conf, process, wait_for
 
 pytestmark = pytest.mark.e2e
 
 SCRIPT = Path(__file__).resolve().parent / "browser" / "api_gateway.mjs"
 BACKENDS = ("orders", "inventory")
+FRONTEND = "web"
 AUTH = (
     "\nauth:\n  issuer: https://sso.example.com/realms/shop\n  audience: shop-api\n"
     "  jwks_url: https://sso.example.com/realms/shop/protocol/openid-connect/certs\n"
@@ -51,6 +57,7 @@ def ecosystem(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = parent / "shop"
     for name in BACKENDS:
         scaffold("new", "backend", name, "--defaults", cwd=root)
+    scaffold("new", "frontend", FRONTEND, "--defaults", "--data", f"api_service={BACKENDS[0]}", cwd=root)
     with (root / "ecosystem.yaml").open("a") as ecosystem_yaml:
         ecosystem_yaml.write(AUTH)
     scaffold("sync", cwd=root)
@@ -58,19 +65,23 @@ def ecosystem(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def playwright(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory whose node_modules hold playwright-core: a frontend's, as its smoke test uses."""
-    frontend = render(tmp_path_factory.mktemp("node") / "web", "web", "orders")
-    node_modules(frontend)
-    return frontend
+def frontend(ecosystem: Path) -> Path:
+    """The generated frontend, built for production (its node_modules hold playwright-core too)."""
+    project = ecosystem / "services" / FRONTEND
+    node_modules(project)
+    build = subprocess.run(
+        ["npm", "run", "build"], cwd=project, env=npm_env(), capture_output=True, text=True, timeout=300
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    return project
 
 
-def run_browser(playwright: Path, **env: str) -> dict[str, Any]:
-    script = playwright / "api_gateway.mjs"
+def run_browser(project: Path, **env: str) -> dict[str, Any]:
+    script = project / "api_gateway.mjs"
     shutil.copy(SCRIPT, script)
     proc = subprocess.run(
         ["node", str(script)],
-        cwd=playwright,
+        cwd=project,
         env=npm_env(CHROMIUM_PATH=CHROMIUM, **env),
         capture_output=True,
         text=True,
@@ -82,7 +93,9 @@ def run_browser(playwright: Path, **env: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def backends(ecosystem: Path, compose: dict[str, Any], scratch: Path, jwks: str) -> Iterator[dict[str, int]]:
+def backends(
+    ecosystem: Path, compose: dict[str, Any], scratch: Path, issuer: str, jwks: str
+) -> Iterator[dict[str, int]]:
     """Each backend migrated and served by uvicorn with compose's settings; yields their ports."""
     ports: dict[str, int] = {}
     with contextlib.ExitStack() as stack:
@@ -94,7 +107,7 @@ def backends(ecosystem: Path, compose: dict[str, Any], scratch: Path, jwks: str)
             env = clean_env(
                 venv,
                 DATABASE_URL=database,
-                AUTH_ISSUER=settings["AUTH_ISSUER"],
+                AUTH_ISSUER=issuer,
                 AUTH_AUDIENCE=settings["AUTH_AUDIENCE"],
                 AUTH_JWKS_URL=jwks,
                 ROOT_PATH=settings["ROOT_PATH"],
@@ -130,18 +143,28 @@ def readable_copy(directory: Path) -> Iterator[Path]:
         shutil.rmtree(scratch)
 
 
-def test_log_in_call_through_the_gateway_and_try_a_call_from_the_api_document(
-    ecosystem: Path, playwright: Path, tmp_path: Path
+def test_log_in_through_the_frontend_call_through_the_gateway_and_try_a_call_from_the_api_document(
+    ecosystem: Path, frontend: Path, tmp_path: Path
 ) -> None:
     compose = yaml.safe_load((ecosystem / "compose.yaml").read_text())
     auth_port, gateway_port = free_port(), free_port()
+    # The local issuer as the browser reaches it: compose publishes the gateway on 8080, this test on a free port.
+    issuer = gateway_auth.local_issuer(gateway_port)
+    assert compose["services"][gateway_auth.SERVICE]["environment"]["AUTH_ISSUER"] == gateway_auth.local_issuer(8080)
     jwks = f"http://127.0.0.1:{auth_port}/jwks"
     issuer_env = {
         **compose["services"][gateway_auth.SERVICE]["environment"],
+        "AUTH_ISSUER": issuer,
         "AUTH_JWKS_URL": jwks,
         "AUTH_LISTEN": f"127.0.0.1:{auth_port}",
     }
-    with backends(ecosystem, compose, tmp_path, jwks) as ports, contextlib.ExitStack() as stack:
+    page_env = {
+        **compose["services"][FRONTEND]["environment"],
+        "AUTH_ISSUER": issuer,
+        "OTEL_TRACES_EXPORTER": "none",  # no collector here (test_trace_e2e follows the traces)
+    }
+    assert page_env["AUTH_CLIENT_ID"] == FRONTEND
+    with backends(ecosystem, compose, tmp_path, issuer, jwks) as ports, contextlib.ExitStack() as stack:
         venv = service_venv(ecosystem / "services" / "orders")  # the verifier's packages are the backends'
         auth_log = tmp_path / "auth.log"
         auth = stack.enter_context(
@@ -153,8 +176,11 @@ def test_log_in_call_through_the_gateway_and_try_a_call_from_the_api_document(
             )
         )
         wait_for(f"http://127.0.0.1:{auth_port}/healthz", auth, auth_log)
+        web = stack.enter_context(nginx_serving(frontend, frontend / "dist", page_env))
         addresses = {f"{name}:8000": f"127.0.0.1:{port}" for name, port in ports.items()}
         addresses[f"{gateway_auth.SERVICE}:{gateway_auth.PORT}"] = f"127.0.0.1:{auth_port}"
+        addresses[f"{FRONTEND}:8080"] = f"127.0.0.1:{web.port}"
+        addresses["otel-collector:4318"] = f"127.0.0.1:{free_port()}"  # nothing listens: no trace is sent
         conf = gateway_conf(ecosystem, tmp_path, addresses, gateway_port)
         pages = stack.enter_context(readable_copy(ecosystem / api_docs.DIRECTORY))
         conf.write_text(conf.read_text().replace(api_docs.MOUNT, str(pages)))
@@ -166,7 +192,7 @@ def test_log_in_call_through_the_gateway_and_try_a_call_from_the_api_document(
         )
         wait_for(f"http://127.0.0.1:{gateway_port}/healthz", gateway, gateway_log)
 
-        summary = run_browser(playwright, GATEWAY_URL=f"http://127.0.0.1:{gateway_port}", API_PATH="/api/orders/items")
+        summary = run_browser(frontend, GATEWAY_URL=f"http://127.0.0.1:{gateway_port}", API_PATH="/api/orders/items")
         # Each backend's own /docs behind its prefix asks for its document there, which names the prefix.
         for name in BACKENDS:
             page = urllib.request.urlopen(f"http://127.0.0.1:{gateway_port}/api/{name}/docs", timeout=10).read()
@@ -174,9 +200,30 @@ def test_log_in_call_through_the_gateway_and_try_a_call_from_the_api_document(
             own = f"http://127.0.0.1:{gateway_port}/api/{name}/openapi.json"
             assert json.loads(urllib.request.urlopen(own, timeout=10).read())["servers"] == [{"url": f"/api/{name}"}]
 
+        web_log = web.log.read_text()
+
     assert summary["problems"] == [], summary["problems"]
-    # Refused: the call without a token, and nothing else (a browser asks every site for a favicon).
-    assert [tuple(r) for r in summary["refused"] if r[1] != "/favicon.ico"] == [(401, "/api/orders/items")]
+    # The frontend logged in at the local issuer: the code flow with PKCE, as the client of compose.
+    page = summary["frontend"]
+    assert page["authorizeQuery"]["client_id"] == FRONTEND
+    assert page["authorizeQuery"]["redirect_uri"] == f"http://127.0.0.1:{gateway_port}/"
+    assert page["authorizeQuery"]["code_challenge_method"] == "S256"
+    assert page["account"] == "Logged in as alice Log out"
+    assert "code=" not in page["addressAfterLogin"], "the spent code leaves the address bar"
+    # It listed and created items through the gateway with the token, and showed the result.
+    assert page["items"] == ["made-in-the-browser"]
+    assert page["loggedInAfterReload"] is True
+    calls = page["apiCalls"]
+    assert [c["method"] for c in calls] == ["GET", "POST", "GET", "GET", "GET"], calls
+    assert all(c["authorization"].startswith("Bearer ey") for i, c in enumerate(calls) if i != 3), calls
+    assert calls[3]["authorization"] == "Bearer not.a.token"
+    # The refused token got 401, and the page logged in again (as bob) instead of showing an error.
+    assert page["apiAnswers"] == [200, 201, 200, 401, 200], page["apiAnswers"]
+    assert page["accountAfter401"] == "Logged in as bob Log out"
+    assert page["afterLogout"] == "You are logged out."
+    assert page["storedAfterLogout"] is None
+    # Refused: the refused token, the call without a token, and nothing else (and a favicon).
+    assert [tuple(r) for r in summary["refused"] if r[1] != "/favicon.ico"] == [(401, "/api/orders/items")] * 2
     assert summary["tokenParts"] == 3
     calls = summary["calls"]
     assert (calls["without"], calls["withToken"]) == (401, 200), calls
@@ -189,3 +236,4 @@ def test_log_in_call_through_the_gateway_and_try_a_call_from_the_api_document(
     assert summary["shownStatus"] == "200"
     for log in (tmp_path / "gateway.log", auth_log, tmp_path / "orders.log"):
         assert "eyJ" not in log.read_text(), f"{log.name} holds a token"
+    assert "eyJ" not in web_log, "the frontend's server saw a token"

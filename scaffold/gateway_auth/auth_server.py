@@ -178,9 +178,10 @@ class Handler(BaseHTTPRequestHandler):
         elif self.issuer is None:
             self._json(404, {"detail": "not found"})
         elif path == "/.well-known/openid-configuration":
-            self._json(200, self.issuer.discovery())
+            # public documents a browser app reads from any origin (localhost as well as 127.0.0.1)
+            self._send(200, json.dumps(self.issuer.discovery()).encode(), Access_Control_Allow_Origin="*")
         elif path == "/jwks":
-            self._json(200, self.issuer.jwks())
+            self._send(200, json.dumps(self.issuer.jwks()).encode(), Access_Control_Allow_Origin="*")
         elif path == "/login":
             self._send(200, login_form("login", {}), "text/html; charset=utf-8")
         elif path == "/authorize":

@@ -74,14 +74,18 @@ def database_url(service: Service) -> str:
 
 def _frontend_environment(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
     """The frontend's run-time configuration (served as /config.json): the browser reaches the API
-    and the collector through the gateway, on the page's own origin."""
-    return {
+    and the collector through the gateway, on the page's own origin, and logs in at the local
+    issuer when the API takes tokens."""
+    env = {
         "API_BASE_URL": "",
         "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_BROWSER_PATH,
         "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={ecosystem.name},deployment.environment.name=local",
         "OTEL_SERVICE_NAME": service.name,
         "OTEL_TRACES_SAMPLER": "parentbased_always_on",
     }
+    if ecosystem.auth is not None:
+        env.update(gateway_auth.frontend_settings(ecosystem, service, GATEWAY_PORT))
+    return env
 
 
 def _app_environment(ecosystem: Ecosystem, service: Service) -> dict[str, str]:

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Final
 
-from scaffold.model import LOCAL_ISSUER_PATH, Ecosystem
+from scaffold.model import LOCAL_ISSUER_PATH, Ecosystem, Service
 from scaffold.wiring._render import GENERATED, text_file
 from scaffold.wiring.files import DerivedFile
 
@@ -44,6 +44,17 @@ def service_settings(ecosystem: Ecosystem, gateway_port: int) -> dict[str, str]:
         "AUTH_ISSUER": local_issuer(gateway_port),
         "AUTH_AUDIENCE": ecosystem.auth.audience,
         "AUTH_JWKS_URL": f"http://{SERVICE}:{PORT}/jwks",
+    }
+
+
+def frontend_settings(ecosystem: Ecosystem, frontend: Service, gateway_port: int) -> dict[str, str]:
+    """AUTH_* of a frontend in compose: it logs in at the local issuer as the public client named
+    after it; the issuer sends codes back to the page on the gateway (127.0.0.1, see auth_server)."""
+    assert ecosystem.auth is not None
+    return {
+        "AUTH_ISSUER": local_issuer(gateway_port),
+        "AUTH_CLIENT_ID": frontend.name,
+        "AUTH_AUDIENCE": ecosystem.auth.audience,
     }
 
 

@@ -176,6 +176,10 @@ def default_values(ecosystem: Ecosystem) -> dict[str, Any]:
             values[service.name]["secret"] = keys
         if service.kind == "backend":
             values[service.name].update(_backend_gateway_values(ecosystem, service))
+        if service.kind == "frontend" and ecosystem.auth is not None:
+            # the page logs in at the issuer whose tokens the gateway and the backends check
+            auth = ecosystem.auth
+            values[service.name]["config"] = {"auth": {"issuer": auth.issuer, "audience": auth.audience}}
     return values
 
 

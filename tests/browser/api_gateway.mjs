@@ -1,10 +1,15 @@
-// Headless Chromium against the ecosystem's gateway (tests/test_gateway_browser.py runs it with a
-// frontend's node_modules, for playwright-core):
+// Headless Chromium against the ecosystem's gateway (tests/test_gateway_browser.py runs it in the
+// generated frontend's directory, for playwright-core):
+//   0. the generated frontend (on the gateway's /): log in through it at the local issuer (the
+//      code flow with PKCE), see the items it loads through the gateway with the token, create
+//      one; reload (still logged in); a token the API refuses (401) sends it back to the issuer;
+//      log out;
 //   1. log in through the local development issuer's page (/auth/login) and read the token;
 //   2. from the page, call a backend through the gateway without the token, then with it;
 //   3. open the one API document (/api/docs/), give the token in Swagger UI's Authorize dialog,
 //      and try a call from it ("Try it out", "Execute").
-// GATEWAY_URL is the gateway; API_PATH the operation to call (e.g. /api/orders/items).
+// GATEWAY_URL is the gateway; API_PATH the operation to call (e.g. /api/orders/items), the one the
+// frontend lists its items with.
 // The last line printed is a JSON summary.
 import { chromium } from "playwright-core";
 
@@ -17,8 +22,8 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
 });
 const summary = { problems: [] };
+const page = await browser.newPage();
 try {
-  const page = await browser.newPage();
   page.setDefaultTimeout(TIMEOUT_MS);
   page.on("pageerror", (error) => summary.problems.push(`page error: ${error.message}`));
   page.on("console", (message) => {
@@ -32,6 +37,54 @@ try {
     if (response.status() >= 400) summary.refused.push([response.status(), new URL(response.url()).pathname]);
   });
   page.on("requestfailed", (request) => summary.problems.push(`failed: ${request.url()}`));
+
+  // 0. The generated frontend logs in, and calls the API with its token.
+  const apiCalls = [];
+  page.on("request", (request) => {
+    if (new URL(request.url()).pathname.startsWith(API_PATH)) {
+      apiCalls.push({ method: request.method(), authorization: request.headers().authorization ?? null });
+    }
+  });
+  const apiAnswers = [];
+  page.on("response", (response) => {
+    if (new URL(response.url()).pathname.startsWith(API_PATH)) apiAnswers.push(response.status());
+  });
+  const issuerLogin = async (user) => {
+    await page.waitForURL((url) => url.pathname === "/auth/authorize");
+    summary.frontend.authorizeQuery ??= Object.fromEntries(new URL(page.url()).searchParams);
+    await page.fill("#user", user);
+    await page.click("#login");
+  };
+  summary.frontend = {};
+  await page.goto(`${GATEWAY}/`);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await issuerLogin("alice");
+  await page.getByRole("banner", { name: "account" }).waitFor();
+  summary.frontend.account = await page.getByRole("banner", { name: "account" }).innerText();
+  summary.frontend.addressAfterLogin = page.url();
+  await page.getByText("No items yet.").or(page.getByRole("list", { name: "items" })).waitFor();
+  await page.getByRole("textbox", { name: "Name" }).fill("made-in-the-browser");
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("list", { name: "items" }).getByText("made-in-the-browser").waitFor();
+  summary.frontend.items = await page.getByRole("list", { name: "items" }).locator("strong").allInnerTexts();
+  // A reload keeps the login (sessionStorage): the items come straight back.
+  await page.reload();
+  await page.getByRole("list", { name: "items" }).getByText("made-in-the-browser").waitFor();
+  summary.frontend.loggedInAfterReload = await page.getByRole("button", { name: "Log out" }).isVisible();
+  // A token the API refuses (as an expired one would be): the page goes back to the issuer.
+  await page.evaluate(() => {
+    const session = JSON.parse(sessionStorage.getItem("auth.session"));
+    sessionStorage.setItem("auth.session", JSON.stringify({ ...session, accessToken: "not.a.token", obtainedAt: 0 }));
+  });
+  await page.reload();
+  await issuerLogin("bob");
+  await page.getByRole("list", { name: "items" }).getByText("made-in-the-browser").waitFor();
+  summary.frontend.accountAfter401 = await page.getByRole("banner", { name: "account" }).innerText();
+  await page.getByRole("button", { name: "Log out" }).click();
+  summary.frontend.afterLogout = await page.getByRole("alert").innerText();
+  summary.frontend.storedAfterLogout = await page.evaluate(() => sessionStorage.getItem("auth.session"));
+  summary.frontend.apiCalls = apiCalls.slice(); // the frontend's calls only: the steps below call too
+  summary.frontend.apiAnswers = apiAnswers.slice();
 
   // 1. The local issuer's login page, as a person uses it.
   await page.goto(`${GATEWAY}/auth/login`);
@@ -80,6 +133,7 @@ try {
   summary.shownStatus = (await operation.locator(".live-responses-table tr.response .response-col_status").first().innerText()).trim();
 } catch (error) {
   summary.error = String(error);
+  summary.at = { url: page.url(), text: await page.locator("body").innerText().catch(() => "") };
   process.exitCode = 1;
 } finally {
   await browser.close();
