@@ -5,13 +5,18 @@
 #   /config.json   the variables below that are set, as JSON strings (read by src/config.ts);
 #                  only these reach the browser, never the rest of the container's environment
 #   runtime.conf   `set $connect_src ...`: the Content-Security-Policy's connect-src, 'self' plus
-#                  the origins of API_BASE_URL and the OTLP endpoints when they are absolute URLs
+#                  the origins of API_BASE_URL, AUTH_ISSUER (discovery and token endpoint) and the
+#                  OTLP endpoints when they are absolute URLs
 #
 # Both go to $FRONTEND_RUNTIME_DIR (/tmp/nginx, where docker/nginx.conf reads them).
 set -eu
 
 # Keep in sync with RUNTIME_VARIABLES in src/runtime-env.ts (a test compares them).
 VARIABLES="API_BASE_URL
+AUTH_ISSUER
+AUTH_CLIENT_ID
+AUTH_SCOPE
+AUTH_AUDIENCE
 OTEL_SDK_DISABLED
 OTEL_SERVICE_NAME
 OTEL_RESOURCE_ATTRIBUTES
@@ -81,7 +86,7 @@ done
 json="$json}"
 
 connect_src="'self'"
-for name in API_BASE_URL OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_TRACES_ENDPOINT; do
+for name in API_BASE_URL AUTH_ISSUER OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_TRACES_ENDPOINT; do
     if is_set "$name"; then
         connect_src="$connect_src$(origin_of "$name" "$(value_of "$name")")"
     fi

@@ -86,6 +86,18 @@ describe("App", () => {
     expect(screen.getByRole("heading", { level: 1 }).textContent).toBe("Items of orders");
     const list = await screen.findByRole("list", { name: "items" });
     expect(rows(list)).toEqual(["first", "second"]);
+    expect(screen.queryByRole("button", { name: "Log out" })).toBeNull(); // no login without AUTH_ISSUER
+  });
+
+  it("shows who is logged in, and logs out", async () => {
+    server = await itemsBackend(["first"]);
+    let loggedOut = 0;
+    const account = { user: "alice", logOut: () => (loggedOut += 1) };
+    render(<App api={createItemsApi(serviceBaseUrl(server.url, "orders"))} service="orders" account={account} />);
+    await screen.findByRole("list", { name: "items" });
+    expect(screen.getByRole("banner", { name: "account" }).textContent).toBe("Logged in as alice Log out");
+    await userEvent.setup().click(screen.getByRole("button", { name: "Log out" }));
+    expect(loggedOut).toBe(1);
   });
 
   it("says so when there is no item yet", async () => {

@@ -2,10 +2,17 @@ import { type SubmitEvent, useEffect, useState } from "react";
 
 import { type Item, type ItemsApi } from "./api/client";
 
+/** Who is logged in, when the page logs in (AUTH_ISSUER); absent otherwise. */
+export interface Account {
+  user: string;
+  logOut: () => void;
+}
+
 interface Props {
   api: ItemsApi;
   /** The backend's name, shown in the heading. */
   service: string;
+  account?: Account | undefined;
 }
 
 type Load = { state: "loading" } | { state: "failed"; message: string } | { state: "loaded"; items: Item[] };
@@ -51,7 +58,7 @@ function ItemRow({ api, item }: { api: ItemsApi; item: Item }) {
   );
 }
 
-export function App({ api, service }: Props) {
+export function App({ api, service, account }: Props) {
   const [load, setLoad] = useState<Load>({ state: "loading" });
   // Incremented by "Try again": the list is loaded again.
   const [attempt, setAttempt] = useState(0);
@@ -104,64 +111,79 @@ export function App({ api, service }: Props) {
   }
 
   return (
-    <main>
-      <h1>Items of {service}</h1>
-
-      <section aria-labelledby="items-heading">
-        <h2 id="items-heading">Items</h2>
-        {load.state === "loading" && <p role="status">Loading…</p>}
-        {load.state === "failed" && (
-          <div role="alert">
-            <p>Could not load the items: {load.message}</p>
-            <button type="button" onClick={retry}>
-              Try again
-            </button>
-          </div>
-        )}
-        {load.state === "loaded" &&
-          (load.items.length === 0 ? (
-            <p>No items yet.</p>
-          ) : (
-            <ul aria-label="items">
-              {load.items.map((item) => (
-                <ItemRow key={item.id} api={api} item={item} />
-              ))}
-            </ul>
-          ))}
-      </section>
-
-      <section aria-labelledby="new-item-heading">
-        <h2 id="new-item-heading">New item</h2>
-        <form onSubmit={(event) => void submit(event)}>
-          <label>
-            Name
-            <input
-              name="name"
-              required
-              maxLength={200}
-              value={name}
-              onChange={(e) => {
-                setName(e.target.value);
-              }}
-            />
-          </label>
-          <label>
-            Description
-            <input
-              name="description"
-              maxLength={2000}
-              value={description}
-              onChange={(e) => {
-                setDescription(e.target.value);
-              }}
-            />
-          </label>
-          <button type="submit" disabled={saving || name.trim() === ""}>
-            {saving ? "Saving…" : "Create"}
+    <>
+      {account !== undefined && (
+        <header aria-label="account">
+          Logged in as <strong>{account.user}</strong>{" "}
+          <button
+            type="button"
+            onClick={() => {
+              account.logOut();
+            }}
+          >
+            Log out
           </button>
-          {saveError !== null && <p role="alert">Could not create the item: {saveError}</p>}
-        </form>
-      </section>
-    </main>
+        </header>
+      )}
+      <main>
+        <h1>Items of {service}</h1>
+
+        <section aria-labelledby="items-heading">
+          <h2 id="items-heading">Items</h2>
+          {load.state === "loading" && <p role="status">Loading…</p>}
+          {load.state === "failed" && (
+            <div role="alert">
+              <p>Could not load the items: {load.message}</p>
+              <button type="button" onClick={retry}>
+                Try again
+              </button>
+            </div>
+          )}
+          {load.state === "loaded" &&
+            (load.items.length === 0 ? (
+              <p>No items yet.</p>
+            ) : (
+              <ul aria-label="items">
+                {load.items.map((item) => (
+                  <ItemRow key={item.id} api={api} item={item} />
+                ))}
+              </ul>
+            ))}
+        </section>
+
+        <section aria-labelledby="new-item-heading">
+          <h2 id="new-item-heading">New item</h2>
+          <form onSubmit={(event) => void submit(event)}>
+            <label>
+              Name
+              <input
+                name="name"
+                required
+                maxLength={200}
+                value={name}
+                onChange={(e) => {
+                  setName(e.target.value);
+                }}
+              />
+            </label>
+            <label>
+              Description
+              <input
+                name="description"
+                maxLength={2000}
+                value={description}
+                onChange={(e) => {
+                  setDescription(e.target.value);
+                }}
+              />
+            </label>
+            <button type="submit" disabled={saving || name.trim() === ""}>
+              {saving ? "Saving…" : "Create"}
+            </button>
+            {saveError !== null && <p role="alert">Could not create the item: {saveError}</p>}
+          </form>
+        </section>
+      </main>
+    </>
   );
 }

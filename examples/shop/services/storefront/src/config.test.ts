@@ -10,6 +10,7 @@ describe("parseConfig", () => {
   it("defaults to the gateway: API on the page's origin, traces to /otlp", () => {
     const config = parseConfig({}, ORIGIN);
     expect(config.apiBaseUrl).toBe(ORIGIN);
+    expect(config.auth).toBeNull();
     expect(config.warnings).toEqual([]);
     expect(config.tracing).toEqual({
       enabled: true,
@@ -37,6 +38,43 @@ describe("parseConfig", () => {
       expect(() => parseConfig({ API_BASE_URL: url }, ORIGIN)).toThrow(ConfigError);
     },
   );
+
+  it("logs in with the issuer of AUTH_ISSUER, as this app's client by default", () => {
+    expect(parseConfig({ AUTH_ISSUER: "https://sso.example.com/realms/shop/" }, ORIGIN).auth).toEqual({
+      issuer: "https://sso.example.com/realms/shop",
+      clientId: SERVICE_NAME,
+      scope: "openid",
+      audience: "",
+    });
+    const local = parseConfig(
+      {
+        AUTH_ISSUER: "http://127.0.0.1:8080/auth",
+        AUTH_CLIENT_ID: "shop-web",
+        AUTH_SCOPE: "openid profile",
+        AUTH_AUDIENCE: "shop-api",
+      },
+      ORIGIN,
+    ).auth;
+    expect(local).toEqual({
+      issuer: "http://127.0.0.1:8080/auth",
+      clientId: "shop-web",
+      scope: "openid profile",
+      audience: "shop-api",
+    });
+    expect(parseConfig({ AUTH_ISSUER: " " }, ORIGIN).auth).toBeNull();
+  });
+
+  it.each([
+    ["AUTH_ISSUER", "http://sso.example.com/realms/shop", "must be an https:// URL"],
+    ["AUTH_ISSUER", "sso.example.com", "is not an absolute URL"],
+    ["AUTH_ISSUER", "https://sso.example.com/?next=evil", "must not have a query"],
+    ["AUTH_CLIENT_ID", "web&redirect_uri=https://evil.example.com", "must be words"],
+    ["AUTH_SCOPE", "openid  profile", "must be words"],
+    ["AUTH_AUDIENCE", "<api>", "must be words"],
+  ])("refuses %s=%s", (name, raw, message) => {
+    const env = { AUTH_ISSUER: "https://sso.example.com", [name]: raw };
+    expect(() => parseConfig(env, ORIGIN)).toThrow(message);
+  });
 
   it("appends /v1/traces to OTEL_EXPORTER_OTLP_ENDPOINT and uses the traces endpoint as it is", () => {
     expect(parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "https://otel.example.com/" }, ORIGIN).tracing.tracesUrl).toBe(

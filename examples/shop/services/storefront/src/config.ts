@@ -2,7 +2,8 @@
  * The page's configuration, read at run time from `/config.json` (see runtime-env.ts), so one
  * image serves test, staging and production. Tracing follows the OpenTelemetry environment
  * variable specification; the OTLP endpoint is the one the *browser* reaches (by default the
- * gateway's `/otlp`, same origin).
+ * gateway's `/otlp`, same origin). With AUTH_ISSUER set the page logs in there (auth.ts) and
+ * sends its token to the API; without it the page calls the API as it is.
  */
 import { RUNTIME_VARIABLES, type RuntimeEnv } from "./runtime-env";
 import { SERVICE_NAME } from "./service";
@@ -41,9 +42,23 @@ export interface TracingConfig {
   exportDelayMs: number;
 }
 
+/** The OpenID Connect issuer the page logs in with (authorization code flow with PKCE). */
+export interface AuthConfig {
+  /** The issuer's URL, without a trailing slash: its discovery document is under it. */
+  issuer: string;
+  /** The page's client id at the issuer: a public client (a page keeps no secret). */
+  clientId: string;
+  /** Space-separated scopes asked for. */
+  scope: string;
+  /** The API's audience, sent as `audience` for issuers that want it (e.g. Auth0); empty: not sent. */
+  audience: string;
+}
+
 export interface AppConfig {
   /** Absolute URL the API paths are appended to: `<apiBaseUrl>/api/<service>/...`. */
   apiBaseUrl: string;
+  /** Null without AUTH_ISSUER: no login, the API is called without a token. */
+  auth: AuthConfig | null;
   tracing: TracingConfig;
   /** Settings that were ignored or replaced by their default, and why (the page logs them). */
   warnings: string[];
@@ -79,6 +94,50 @@ function absoluteUrl(name: string, raw: string, origin: string): string {
     throw new ConfigError(`${name}=${raw} must be an http(s) URL or a path starting with /`);
   }
   return url.href;
+}
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+const DEFAULT_SCOPE = "openid";
+// The characters of a client id, a scope list or an audience that the issuer's query can carry.
+const AUTH_WORDS = /^[A-Za-z0-9._~:/@+-]+( [A-Za-z0-9._~:/@+-]+)*$/;
+
+/** Tokens travel only over https, but to an issuer on this machine (the local development one). */
+function issuerUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`AUTH_ISSUER=${raw} is not an absolute URL`);
+  }
+  const secure = url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
+  if (!secure) {
+    throw new ConfigError(`AUTH_ISSUER=${raw} must be an https:// URL (http:// only on 127.0.0.1 or localhost)`);
+  }
+  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
+    throw new ConfigError(`AUTH_ISSUER=${raw} must not have a query, a fragment or credentials`);
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+function authWords(name: string, raw: string): string {
+  if (!AUTH_WORDS.test(raw)) {
+    throw new ConfigError(`${name}=${raw} must be words of letters, digits and . _ ~ : / @ + - separated by spaces`);
+  }
+  return raw;
+}
+
+function parseAuth(env: RuntimeEnv): AuthConfig | null {
+  const issuer = value(env, "AUTH_ISSUER");
+  if (issuer === undefined) {
+    return null;
+  }
+  const audience = value(env, "AUTH_AUDIENCE");
+  return {
+    issuer: issuerUrl(issuer),
+    clientId: authWords("AUTH_CLIENT_ID", value(env, "AUTH_CLIENT_ID") ?? SERVICE_NAME),
+    scope: authWords("AUTH_SCOPE", value(env, "AUTH_SCOPE") ?? DEFAULT_SCOPE),
+    audience: audience === undefined ? "" : authWords("AUTH_AUDIENCE", audience),
+  };
 }
 
 /** `key1=value1,key2=value2`, values percent-encoded (OTEL_RESOURCE_ATTRIBUTES). */
@@ -187,6 +246,7 @@ export function parseConfig(input: unknown, origin: string): AppConfig {
   const serviceName = value(env, "OTEL_SERVICE_NAME") ?? resourceAttributes["service.name"] ?? SERVICE_NAME;
   return {
     apiBaseUrl,
+    auth: parseAuth(env),
     tracing: {
       enabled: value(env, "OTEL_SDK_DISABLED")?.toLowerCase() !== "true",
       serviceName,

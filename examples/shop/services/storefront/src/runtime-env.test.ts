@@ -14,9 +14,9 @@ describe("pickRuntimeEnv", () => {
     expect(picked).toEqual({ API_BASE_URL: "", OTEL_SERVICE_NAME: "web" });
   });
 
-  it("knows only API_BASE_URL and OTEL_* variables", () => {
+  it("knows only API_BASE_URL, AUTH_* and OTEL_* variables", () => {
     for (const name of RUNTIME_VARIABLES) {
-      expect(name === "API_BASE_URL" || name.startsWith("OTEL_")).toBe(true);
+      expect(name === "API_BASE_URL" || name.startsWith("AUTH_") || name.startsWith("OTEL_")).toBe(true);
     }
   });
 });

@@ -30,6 +30,11 @@ beforeAll(async () => {
     if (request.method === "POST" && request.path === "/api/orders/items/9/publish") {
       return { status: 404, contentType: "application/problem+json", json: { title: "Not Found", status: 404 } };
     }
+    if (request.path.startsWith("/api/secured/items")) {
+      return request.headers.authorization === "Bearer good-token"
+        ? { status: 200, json: [ITEM] }
+        : { status: 401, contentType: "application/problem+json", json: { title: "Unauthorized", status: 401 } };
+    }
     if (request.path === "/api/down/items?limit=50") {
       return {
         status: 503,
@@ -101,5 +106,39 @@ describe("createItemsApi", () => {
       .list()
       .catch((error: unknown) => error);
     expect(gateway).toMatchObject({ status: 502, message: "the API answered 502" });
+  });
+});
+
+describe("createItemsApi with credentials", () => {
+  function secured(token: string | undefined) {
+    const refusals: number[] = [];
+    const api = createItemsApi(serviceBaseUrl(server.url, "secured"), {
+      accessToken: () => token,
+      onUnauthorized: () => refusals.push(1),
+    });
+    return { api, refusals };
+  }
+
+  it("sends the token as Authorization: Bearer", async () => {
+    const { api, refusals } = secured("good-token");
+    expect(await api.list()).toEqual([ITEM]);
+    expect(server.requests.at(-1)?.headers.authorization).toBe("Bearer good-token");
+    expect(refusals).toEqual([]);
+  });
+
+  it("reports a 401, with a token or without one", async () => {
+    const stale = secured("stale-token");
+    await expect(stale.api.list()).rejects.toMatchObject({ status: 401, message: "Unauthorized" });
+    expect(stale.refusals).toHaveLength(1);
+
+    const none = secured(undefined);
+    await expect(none.api.create({ name: "x" })).rejects.toMatchObject({ status: 401 });
+    expect(server.requests.at(-1)?.headers.authorization).toBeUndefined();
+    expect(none.refusals).toHaveLength(1);
+  });
+
+  it("sends no Authorization header without credentials", async () => {
+    await createItemsApi(serviceBaseUrl(server.url, "orders")).list();
+    expect(server.requests.at(-1)?.headers.authorization).toBeUndefined();
   });
 });

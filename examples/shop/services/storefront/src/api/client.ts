@@ -65,11 +65,29 @@ export interface ItemsApi {
   publish(itemId: number): Promise<ItemPublished>;
 }
 
-export function createItemsApi(baseUrl: string): ItemsApi {
+/** The caller's bearer token, when the ecosystem's API takes tokens (`auth:`). */
+export interface Credentials {
+  /** The token to send now, or undefined (then no Authorization header). */
+  accessToken(): string | undefined;
+  /** The API answered 401: the token expired or was refused. */
+  onUnauthorized(): void;
+}
+
+export function createItemsApi(baseUrl: string, credentials?: Credentials): ItemsApi {
   const client = createClient<paths>({
     baseUrl,
     // Looked up on every call, so that the fetch instrumented by tracing is the one used.
-    fetch: (request) => globalThis.fetch(request),
+    fetch: async (request) => {
+      const token = credentials?.accessToken();
+      if (token !== undefined) {
+        request.headers.set("Authorization", `Bearer ${token}`);
+      }
+      const response = await globalThis.fetch(request);
+      if (response.status === 401) {
+        credentials?.onUnauthorized();
+      }
+      return response;
+    },
   });
 
   return {
