@@ -29,6 +29,7 @@ from tests.chart_checks import (
     render,
     selects,
 )
+from tests.test_frontend_service import runtime_variables
 
 SERVICE = "storefront"
 API_SERVICE = "orders"
@@ -158,12 +159,10 @@ def test_environment_reaches_the_browser(chart: Path, project: Path) -> None:
 
 
 def test_an_issuer_makes_the_page_log_in(chart: Path, project: Path) -> None:
-    source = (project / "src" / "runtime-env.ts").read_text()
-    runtime = set(re.findall(r'"([A-Z_]+)"', source.split("RUNTIME_VARIABLES = [")[1].split("]")[0]))
     issuer = "https://sso.example.com/realms/shop"
     env = env_of(container(render(chart, {"config": {"auth": {"issuer": issuer, "audience": "shop-api"}}})))
     login = {name: value for name, value in env.items() if name.startswith("AUTH_")}
-    assert set(login) <= runtime
+    assert set(login) <= set(runtime_variables(project))
     assert login == {
         "AUTH_ISSUER": issuer,
         "AUTH_CLIENT_ID": SERVICE,  # the chart's name unless set

@@ -200,12 +200,19 @@ def test_compose_config(service: Path) -> None:
 
     full = validators.compose_config(
         service / "compose.yaml",
-        env={"COMPOSE_PROFILES": "test", "CHECK_OUTDATED": "0", "GATEWAY_URL": "http://gateway:8080"},
+        env={
+            "COMPOSE_PROFILES": "test",
+            "CHECK_OUTDATED": "0",
+            "GATEWAY_URL": "http://gateway:8080",
+            "AUTH_ISSUER": "http://127.0.0.1:8080/auth",  # the dev server logs in at the local issuer
+        },
     )
     test = full["services"][f"{name}-test"]
     assert test["build"]["target"] == "test"
     assert test["environment"] == {"CHECK_AUDIT": "1", "CHECK_OUTDATED": "0", "CHECK_STRICT": "0"}
     assert full["services"][name]["environment"]["GATEWAY_URL"] == "http://gateway:8080"
+    assert full["services"][name]["environment"]["AUTH_ISSUER"] == "http://127.0.0.1:8080/auth"
+    assert environment["AUTH_ISSUER"] == "", "no login unless asked for"
 
 
 def test_dockerfile_passes_hadolint(service: Path) -> None:
