@@ -74,7 +74,8 @@ async function startWithLogin(config: AuthConfig, baseUrl: string, show: Show): 
       signIn("You are logged out.");
     });
   };
-  show(<App api={api} service={API_SERVICE} account={{ user: session.user, logOut }} />);
+  const account = { user: session.user, logOut };
+  show(<App api={api} service={API_SERVICE} account={account} />);
 }
 
 async function main(root: HTMLElement): Promise<void> {
