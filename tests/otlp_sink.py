@@ -80,19 +80,52 @@ for path in sys.argv[1:]:
 print(json.dumps(out))
 """
 
+_DECODE_SPANS = """
+import json, sys
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+out = []
+for path in sys.argv[1:]:
+    request = ExportTraceServiceRequest.FromString(open(path, "rb").read())
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                attributes = {}
+                for a in span.attributes:
+                    kind = a.value.WhichOneof("value")
+                    attributes[a.key] = getattr(a.value, kind) if kind else None
+                out.append({"trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
+                            "parent_span_id": span.parent_span_id.hex(), "name": span.name,
+                            "kind": Span.SpanKind.Name(span.kind), "status": Status.StatusCode.Name(span.status.code),
+                            "attributes": attributes, "events": [e.name for e in span.events],
+                            "start_ns": span.start_time_unix_nano, "end_ns": span.end_time_unix_nano})
+print(json.dumps(out))
+"""
 
-def log_records(received: list[tuple[str, bytes]], python: Path, scratch: Path) -> list[dict[str, Any]]:
-    """The log records of the /v1/logs exports in `received`, decoded by `python` (a service's
-    interpreter, which has the OTLP protobuf classes): resource attributes, body, trace id."""
+
+def _decode(
+    received: list[tuple[str, bytes]], signal: str, script: str, python: Path, scratch: Path
+) -> list[dict[str, Any]]:
+    """The exports to /v1/<signal> in `received`, decoded by `script` run by `python` (a service's
+    interpreter, which has the OTLP protobuf classes)."""
     paths = []
     for index, (path, body) in enumerate(list(received)):
-        if path == "/v1/logs":
-            paths.append(scratch / f"logs-{index}.bin")
+        if path == f"/v1/{signal}":
+            paths.append(scratch / f"{signal}-{index}.bin")
             paths[-1].write_bytes(body)
     if not paths:
         return []
-    proc = subprocess.run(
-        [str(python), "-c", _DECODE_LOGS, *map(str, paths)], capture_output=True, text=True, check=True
-    )
-    records: list[dict[str, Any]] = json.loads(proc.stdout)
-    return records
+    proc = subprocess.run([str(python), "-c", script, *map(str, paths)], capture_output=True, text=True, check=True)
+    decoded: list[dict[str, Any]] = json.loads(proc.stdout)
+    return decoded
+
+
+def log_records(received: list[tuple[str, bytes]], python: Path, scratch: Path) -> list[dict[str, Any]]:
+    """The log records of the /v1/logs exports in `received`: resource attributes, body, trace id."""
+    return _decode(received, "logs", _DECODE_LOGS, python, scratch)
+
+
+def spans(received: list[tuple[str, bytes]], python: Path, scratch: Path) -> list[dict[str, Any]]:
+    """The spans of the /v1/traces exports in `received`: ids (hex), name, kind and status (their
+    protobuf names: SPAN_KIND_SERVER, STATUS_CODE_ERROR), attributes, event names, times."""
+    return _decode(received, "traces", _DECODE_SPANS, python, scratch)

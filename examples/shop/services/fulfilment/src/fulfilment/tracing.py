@@ -6,8 +6,8 @@
 - OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG: which traces are sampled (default
   parentbased_always_on; the chart sets each environment's: 100% in test, a ratio in production).
   A trace the sampler leaves out is still recorded, and its spans in this process are exported
-  when one of them ends in error (a 5xx, an exception, a failed message), so no error trace is
-  lost to sampling; the others cost no export. `*always_off` samplers turn tracing off entirely.
+  when one of them ends in error (an exception, a failed message), so no error trace is lost to
+  sampling; the others cost no export. `*always_off` samplers turn tracing off entirely.
 - OTEL_TRACES_EXPORTER: comma-separated `otlp` (default, OTLP over HTTP/protobuf, endpoint from
   OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), `console`, or `none`.
   OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL may only be `http/protobuf`: the gRPC exporter is not
@@ -119,6 +119,13 @@ def sampler_from_environment(environ: Mapping[str, str] | None = None) -> Sample
     if name.startswith("parentbased_") and name.removeprefix("parentbased_") in roots:
         return ParentBased(roots[name.removeprefix("parentbased_")])
     raise ValueError(f"OTEL_TRACES_SAMPLER={name}: not a sampler this service knows")
+
+
+def keeps_errors(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether failing traces are kept whatever the sampler decides: yes, unless the sampler is
+    an `*always_off` one, which turns tracing off."""
+    env = os.environ if environ is None else environ
+    return "always_off" not in env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
 
 
 class RecordingSampler(Sampler):
@@ -279,9 +286,8 @@ def configure_tracing(default_service_name: str) -> TracerProvider | None:
         return _provider
     resource = service_resource(default_service_name)
     sampler = sampler_from_environment()
-    keep_errors = "always_off" not in os.environ.get("OTEL_TRACES_SAMPLER", "")
     provider = TracerProvider(
-        resource=resource, sampler=RecordingSampler(sampler) if keep_errors else sampler
+        resource=resource, sampler=RecordingSampler(sampler) if keeps_errors() else sampler
     )
     for name in exporter_names():
         processor: SpanProcessor | None = None
@@ -291,7 +297,7 @@ def configure_tracing(default_service_name: str) -> TracerProvider | None:
         elif name == "console":
             processor = SimpleSpanProcessor(ConsoleSpanExporter(formatter=_one_line_json))
         if processor is not None:
-            provider.add_span_processor(ErrorTraces(processor) if keep_errors else processor)
+            provider.add_span_processor(ErrorTraces(processor) if keeps_errors() else processor)
     trace.set_tracer_provider(provider)
     # Patches sqlalchemy's create_engine and create_async_engine: engines created from now on
     # emit query spans.

@@ -87,14 +87,14 @@ def test_a_sampler_setting_that_cannot_be_used_is_an_error(
         sampler_from_environment(environ)
 
 
+NEVER = ParentBased(TraceIdRatioBased(0.0))  # the production ratio at its limit: no trace sampled
+
+
 def _provider(sampler: Sampler, max_traces: int = 2048) -> tuple[Tracer, InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider(sampler=RecordingSampler(sampler))
     provider.add_span_processor(ErrorTraces(SimpleSpanProcessor(exporter), max_traces))
     return provider.get_tracer("test"), exporter
-
-
-NEVER = ParentBased(TraceIdRatioBased(0.0))  # the production ratio at its limit: no trace sampled
 
 
 def test_a_trace_the_sampler_leaves_out_is_recorded_but_not_exported() -> None:

@@ -5,9 +5,12 @@
   service's name when neither sets it).
 - OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG: which traces are sampled (default
   parentbased_always_on; the chart sets each environment's: 100% in test, a ratio in production).
-  A trace the sampler leaves out is still recorded, and its spans in this process are exported
-  when one of them ends in error (a 5xx, an exception, a failed message), so no error trace is
-  lost to sampling; the others cost no export. `*always_off` samplers turn tracing off entirely.
+  A request the sampler leaves out is not recorded: its span carries the trace context only (log
+  lines and the next services still get the trace id), and instrumentation is suppressed inside
+  it, so it costs next to nothing. Should it fail (a 5xx answer or an exception), UnsampledErrors
+  exports its server span afterwards, with the same trace and span ids, the time the request
+  reached the app, its route, status and exception: no failing request is lost to sampling (its
+  queries' spans are; docs/templates.md). `*always_off` samplers turn tracing off entirely.
 - OTEL_TRACES_EXPORTER: comma-separated `otlp` (default, OTLP over HTTP/protobuf, endpoint from
   OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), `console`, or `none`.
   OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL may only be `http/protobuf`: the gRPC exporter is not
@@ -24,22 +27,30 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Mapping, Sequence
+import time
+import traceback
+from collections.abc import Mapping
 
 from fastapi import FastAPI
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry._logs import set_logger_provider
-from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.asgi import asgi_getter, collect_request_attributes
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import (
+    Event,
+    ReadableSpan,
+    SpanProcessor,
+    SynchronousMultiSpanProcessor,
+    TracerProvider,
+)
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -48,21 +59,24 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
-    Decision,
     ParentBased,
     Sampler,
-    SamplingResult,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Link, SpanContext, SpanKind, StatusCode, TraceFlags
-from opentelemetry.trace.span import TraceState
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import Attributes
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .metrics import UNMATCHED_ROUTE, route_template
 
 DEFAULT_EXCLUDED_URLS = "livez,readyz"
 
 # The SDK allows one global tracer provider per process; app factories called again (tests,
 # reloads) reuse it.
 _provider: TracerProvider | None = None
+# The provider's exporting processors, which UnsampledErrors hands its after-the-fact spans to.
+_exporting = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
 _log_provider: LoggerProvider | None = None
 _log_handler: logging.Handler | None = None
 
@@ -125,110 +139,11 @@ def sampler_from_environment(environ: Mapping[str, str] | None = None) -> Sample
     raise ValueError(f"OTEL_TRACES_SAMPLER={name}: not a sampler this service knows")
 
 
-class RecordingSampler(Sampler):
-    """The configured sampler decides which traces are sampled (exported, and marked sampled for
-    the services they reach next); a trace it leaves out is still recorded here, not sampled, so
-    that ErrorTraces can export it should it end in error."""
-
-    def __init__(self, sampler: Sampler) -> None:
-        self.sampler = sampler
-
-    def should_sample(  # noqa: PLR0913, PLR0917 - the SDK's Sampler interface, called positionally
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
-    ) -> SamplingResult:
-        result = self.sampler.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
-        if result.decision is Decision.DROP:
-            return SamplingResult(Decision.RECORD_ONLY, result.attributes, result.trace_state)
-        return result
-
-    def get_description(self) -> str:
-        return "RecordingSampler(" + self.sampler.get_description() + ")"
-
-
-class ErrorTraces(SpanProcessor):
-    """Sampled spans go on to `processor` as they end. The spans of a trace that was not sampled
-    wait until the trace's first span in this process (its local root) ends: they go on too when
-    one of them ended in error, and are dropped otherwise. At most `max_traces` wait (the oldest
-    is dropped first), so a span that never ends cannot hold memory."""
-
-    def __init__(self, processor: SpanProcessor, max_traces: int = 2048) -> None:
-        self.processor = processor
-        self.max_traces = max_traces
-        self._waiting: dict[int, list[ReadableSpan]] = {}
-        self._failed: set[int] = set()
-        self._lock = threading.Lock()
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        self.processor.on_start(span, parent_context)
-
-    def on_end(self, span: ReadableSpan) -> None:
-        context = span.context
-        if context is None or context.trace_flags.sampled:
-            self.processor.on_end(span)
-            return
-        trace_id = context.trace_id
-        local_root = span.parent is None or span.parent.is_remote
-        with self._lock:
-            waiting = self._waiting.setdefault(trace_id, [])
-            waiting.append(span)
-            if span.status.status_code is StatusCode.ERROR:
-                self._failed.add(trace_id)
-            if local_root:
-                self._waiting.pop(trace_id, None)
-                export = trace_id in self._failed
-                self._failed.discard(trace_id)
-            else:
-                export = False
-                if len(self._waiting) > self.max_traces:
-                    oldest = next(iter(self._waiting))
-                    self._waiting.pop(oldest)
-                    self._failed.discard(oldest)
-        if export:
-            for finished in waiting:
-                self.processor.on_end(_sampled(finished))
-
-    def shutdown(self) -> None:
-        self.processor.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.processor.force_flush(timeout_millis)
-
-
-def _sampled(span: ReadableSpan) -> ReadableSpan:
-    """The span marked sampled: the SDK's processors export sampled spans only, and it is kept."""
-    context = span.context
-    if context is None:
-        return span
-    kept = SpanContext(
-        context.trace_id,
-        context.span_id,
-        context.is_remote,
-        TraceFlags(TraceFlags.SAMPLED),
-        context.trace_state,
-    )
-    return ReadableSpan(
-        name=span.name,
-        context=kept,
-        parent=span.parent,
-        resource=span.resource,
-        attributes=span.attributes,
-        events=span.events,
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
+def keeps_errors(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether failing traces are kept whatever the sampler decides: yes, unless the sampler is
+    an `*always_off` one, which turns tracing off."""
+    env = os.environ if environ is None else environ
+    return "always_off" not in env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
 
 
 def _one_line_json(span: ReadableSpan) -> str:
@@ -283,10 +198,8 @@ def configure_tracing(default_service_name: str) -> TracerProvider | None:
         return _provider
     resource = service_resource(default_service_name)
     sampler = sampler_from_environment()
-    keep_errors = "always_off" not in os.environ.get("OTEL_TRACES_SAMPLER", "")
-    provider = TracerProvider(
-        resource=resource, sampler=RecordingSampler(sampler) if keep_errors else sampler
-    )
+    provider = TracerProvider(resource=resource, sampler=sampler)
+    provider.add_span_processor(_exporting)
     for name in exporter_names():
         processor: SpanProcessor | None = None
         if name == "otlp":
@@ -295,7 +208,7 @@ def configure_tracing(default_service_name: str) -> TracerProvider | None:
         elif name == "console":
             processor = SimpleSpanProcessor(ConsoleSpanExporter(formatter=_one_line_json))
         if processor is not None:
-            provider.add_span_processor(ErrorTraces(processor) if keep_errors else processor)
+            _exporting.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     # Patches sqlalchemy.create_engine, so engines created from now on emit query spans.
     SQLAlchemyInstrumentor().instrument(tracer_provider=provider)
@@ -303,8 +216,13 @@ def configure_tracing(default_service_name: str) -> TracerProvider | None:
     return provider
 
 
-def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
-    """Server spans for every request except the excluded URLs; W3C context is extracted."""
+def instrument_app(
+    app: FastAPI, provider: TracerProvider, exporting: SpanProcessor = _exporting
+) -> None:
+    """Server spans for every request except the excluded URLs; W3C context is extracted. The
+    failing requests the sampler left out are exported afterwards, through `exporting`."""
+    if keeps_errors():
+        app.add_middleware(UnsampledErrors, exporting=exporting, resource=provider.resource)
     excluded = os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS") or DEFAULT_EXCLUDED_URLS
     FastAPIInstrumentor.instrument_app(
         app,
@@ -314,3 +232,90 @@ def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
         # would triple the spans of every request and tell nothing the server span does not.
         exclude_spans=["receive", "send"],
     )
+
+
+SCOPE = InstrumentationScope(__name__)
+
+
+class UnsampledErrors:
+    """Pure ASGI middleware inside the server span. A request the sampler left out runs with
+    instrumentation suppressed (its span is not recorded, so the query spans and their attributes
+    would be work for nothing); when it fails, a 5xx answer or an exception, its server span is
+    made afterwards and handed to `exporting`, marked sampled, so no failing request is lost."""
+
+    def __init__(self, app: ASGIApp, exporting: SpanProcessor, resource: Resource) -> None:
+        self.app = app
+        self.exporting = exporting
+        self.resource = resource
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        span_context = trace.get_current_span().get_span_context()
+        if scope["type"] != "http" or not span_context.is_valid or span_context.trace_flags.sampled:
+            await self.app(scope, receive, send)
+            return
+        started = time.time_ns()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            with suppress_instrumentation():
+                await self.app(scope, receive, send_with_status)
+        except Exception as error:
+            self.keep(scope, span_context, started, status, error)
+            raise
+        if status >= 500:
+            self.keep(scope, span_context, started, status, None)
+
+    def keep(
+        self,
+        scope: Scope,
+        span_context: SpanContext,
+        started: int,
+        status: int,
+        error: Exception | None,
+    ) -> None:
+        ended = time.time_ns()
+        method = str(scope["method"])
+        route = route_template(scope)
+        # The attributes the instrumentation gives its server spans, under the same names.
+        attributes = dict(collect_request_attributes(scope))  # type: ignore[no-untyped-call]
+        attributes["http.status_code"] = status
+        if route != UNMATCHED_ROUTE:
+            attributes["http.route"] = route
+        events = []
+        if error is not None:
+            exception: Attributes = {
+                "exception.type": type(error).__qualname__,
+                "exception.message": str(error),
+                "exception.stacktrace": "".join(traceback.format_exception(error)),
+            }
+            events.append(Event("exception", exception, ended))
+        parent = trace.get_current_span(propagate.extract(dict(scope), getter=asgi_getter))
+        parent_context = parent.get_span_context()
+        kept = SpanContext(
+            span_context.trace_id,
+            span_context.span_id,
+            is_remote=False,
+            trace_flags=TraceFlags(TraceFlags.SAMPLED),
+            trace_state=span_context.trace_state,
+        )
+        self.exporting.on_end(
+            ReadableSpan(
+                name=f"{method} {route}" if route != UNMATCHED_ROUTE else method,
+                context=kept,
+                parent=parent_context if parent_context.is_valid else None,
+                resource=self.resource,
+                attributes=attributes,
+                events=events,
+                kind=SpanKind.SERVER,
+                status=Status(StatusCode.ERROR, str(error) if error else None),
+                start_time=started,
+                end_time=ended,
+                instrumentation_scope=SCOPE,
+            )
+        )

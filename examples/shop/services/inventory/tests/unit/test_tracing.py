@@ -1,24 +1,21 @@
 from __future__ import annotations
 
 import pytest
+from fastapi import FastAPI, HTTPException
+from fastapi.testclient import TestClient
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
-from opentelemetry.trace import (
-    NonRecordingSpan,
-    SpanContext,
-    StatusCode,
-    TraceFlags,
-    Tracer,
-    set_span_in_context,
-)
+from opentelemetry.trace import SpanKind, StatusCode
 
 from inventory.tracing import (
-    ErrorTraces,
-    RecordingSampler,
     check_otlp_protocol,
     exporter_names,
+    instrument_app,
+    keeps_errors,
     sampler_from_environment,
     sdk_disabled,
 )
@@ -87,74 +84,100 @@ def test_a_sampler_setting_that_cannot_be_used_is_an_error(
         sampler_from_environment(environ)
 
 
-def _provider(sampler: Sampler, max_traces: int = 2048) -> tuple[Tracer, InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=RecordingSampler(sampler))
-    provider.add_span_processor(ErrorTraces(SimpleSpanProcessor(exporter), max_traces))
-    return provider.get_tracer("test"), exporter
-
-
 NEVER = ParentBased(TraceIdRatioBased(0.0))  # the production ratio at its limit: no trace sampled
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
 
 
-def test_a_trace_the_sampler_leaves_out_is_recorded_but_not_exported() -> None:
-    tracer, exporter = _provider(NEVER)
-    with tracer.start_as_current_span("GET /items") as server:
-        with tracer.start_as_current_span("SELECT") as query:
-            assert query.is_recording()
-            assert not query.get_span_context().trace_flags.sampled
-        assert server.is_recording()
+def _traced_app(sampler: Sampler) -> tuple[TestClient, InMemorySpanExporter]:
+    """An app instrumented as the service's is, its spans exported to memory."""
+    exporter = InMemorySpanExporter()
+    exporting = SimpleSpanProcessor(exporter)
+    provider = TracerProvider(sampler=sampler)
+    provider.add_span_processor(exporting)
+    app = FastAPI()
+
+    @app.get("/ok")
+    def ok() -> dict[str, object]:
+        span = trace.get_current_span().get_span_context()
+        return {"span_id": f"{span.span_id:016x}", "instrumented": is_instrumentation_enabled()}
+
+    @app.get("/unavailable")
+    def unavailable() -> None:
+        raise HTTPException(503, "the database is down")
+
+    @app.get("/missing")
+    def missing() -> None:
+        raise HTTPException(404)
+
+    @app.get("/boom/{part}")
+    def boom(part: str) -> None:
+        span = trace.get_current_span().get_span_context()
+        raise RuntimeError(f"{part} failed in span {span.span_id:016x}")
+
+    instrument_app(app, provider, exporting)
+    return TestClient(app, raise_server_exceptions=False), exporter
+
+
+def test_a_request_the_sampler_leaves_out_is_neither_recorded_nor_exported() -> None:
+    client, exporter = _traced_app(NEVER)
+    answer = client.get("/ok").json()
+    assert answer["instrumented"] is False  # no query spans made for nothing
+    assert answer["span_id"] != "0" * 16  # the context still carries ids, for logs and next hops
+    assert client.get("/missing").status_code == 404  # a client error is not a failure here
     assert exporter.get_finished_spans() == ()
 
 
-def test_a_trace_the_sampler_leaves_out_is_exported_whole_when_a_span_fails() -> None:
-    tracer, exporter = _provider(NEVER)
-    with tracer.start_as_current_span("GET /items"):
-        with tracer.start_as_current_span("SELECT") as query:
-            query.set_status(StatusCode.ERROR, "deadlock")
-        with tracer.start_as_current_span("rollback"):
-            pass
-    with tracer.start_as_current_span("GET /items"):  # another trace, without an error
-        pass
-    exported = exporter.get_finished_spans()
-    assert sorted(s.name for s in exported) == ["GET /items", "SELECT", "rollback"]
-    assert len({s.context.trace_id for s in exported}) == 1
+def test_a_failing_request_the_sampler_left_out_is_exported_afterwards() -> None:
+    client, exporter = _traced_app(NEVER)
+    unsampled_parent = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-00"}
+    response = client.get("/boom/payment", headers=unsampled_parent)
+    assert response.status_code == 500
+    [span] = exporter.get_finished_spans()
+    assert span.name == "GET /boom/{part}"
+    assert span.kind is SpanKind.SERVER
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.context is not None
+    assert span.context.trace_flags.sampled
+    assert f"{span.context.trace_id:032x}" == TRACE_ID
+    assert span.parent is not None
+    assert f"{span.parent.span_id:016x}" == PARENT_ID
+    assert span.attributes is not None
+    assert span.attributes["http.status_code"] == 500  # the instrumentation's attribute names
+    assert span.attributes["http.target"] == "/boom/payment"
+    assert span.attributes["http.route"] == "/boom/{part}"
+    [event] = span.events
+    assert event.name == "exception"
+    assert event.attributes is not None
+    message = str(event.attributes["exception.message"])
+    # The span ids the request ran with (its log lines carry them) are the exported span's.
+    assert message == f"payment failed in span {span.context.span_id:016x}"
+    assert span.start_time is not None
+    assert span.end_time is not None
+    assert span.start_time < span.end_time
 
 
-def test_an_exception_makes_its_trace_kept() -> None:
-    tracer, exporter = _provider(NEVER)
-    with pytest.raises(RuntimeError), tracer.start_as_current_span("process orders"):
-        raise RuntimeError("the handler failed")
-    assert [s.name for s in exporter.get_finished_spans()] == ["process orders"]
+def test_a_5xx_answer_makes_an_unsampled_request_kept() -> None:
+    client, exporter = _traced_app(NEVER)
+    assert client.get("/unavailable").status_code == 503
+    [span] = exporter.get_finished_spans()
+    assert span.parent is None  # a new trace, started here
+    assert span.attributes is not None
+    assert span.attributes["http.status_code"] == 503
+    assert span.events == ()
 
 
-def test_sampled_traces_are_exported_as_their_spans_end() -> None:
-    tracer, exporter = _provider(ALWAYS_ON)
-    with tracer.start_as_current_span("GET /items"):
-        with tracer.start_as_current_span("SELECT"):
-            pass
-        assert [s.name for s in exporter.get_finished_spans()] == ["SELECT"]
-    assert len(exporter.get_finished_spans()) == 2
+def test_a_sampled_request_is_exported_once_whether_it_fails_or_not() -> None:
+    client, exporter = _traced_app(ALWAYS_ON)
+    assert client.get("/ok").json()["instrumented"] is True
+    assert client.get("/boom/payment").status_code == 500
+    names = [s.name for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert names == ["GET /ok", "GET /boom/{part}"]
 
 
-@pytest.mark.parametrize(("flags", "exported"), [(TraceFlags.SAMPLED, 1), (TraceFlags.DEFAULT, 0)])
-def test_a_continued_trace_follows_its_parents_decision(flags: TraceFlags, exported: int) -> None:
-    tracer, exporter = _provider(ParentBased(ALWAYS_ON))
-    parent = SpanContext(0x1234, 0x5678, is_remote=True, trace_flags=TraceFlags(flags))
-    continued = set_span_in_context(NonRecordingSpan(parent))
-    with tracer.start_as_current_span("process orders", context=continued):
-        pass
-    assert len(exporter.get_finished_spans()) == exported
-
-
-def test_traces_waiting_for_their_root_are_bounded() -> None:
-    tracer, exporter = _provider(NEVER, max_traces=2)
-    roots = [tracer.start_span(f"request {n}") for n in range(4)]
-    for root in roots:  # a child ends in error in each; the roots have not ended yet
-        with tracer.start_as_current_span("SELECT", context=set_span_in_context(root)) as child:
-            child.set_status(StatusCode.ERROR)
-    for root in roots:
-        root.end()
-    # The two oldest traces were let go while waiting; the two newest are exported whole.
-    exported = sorted(s.name for s in exporter.get_finished_spans())
-    assert exported == ["SELECT", "SELECT", "request 2", "request 3"]
+def test_an_always_off_sampler_keeps_no_error_either(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_off")
+    assert not keeps_errors()
+    client, exporter = _traced_app(NEVER)
+    assert client.get("/boom/payment").status_code == 500
+    assert exporter.get_finished_spans() == ()
