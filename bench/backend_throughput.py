@@ -11,7 +11,8 @@ machine requests/s measure the neighbours as much as the app, so the server's CP
 request (from /proc, the exporter's thread included) is reported beside it: with one uvicorn
 process, requests/s on an idle core are the inverse of it, and it does not change with the load.
 - production: the production sampling default (scaffold/wiring/umbrella.py SAMPLING: parent-based
-       ratio 0.1; unsampled traces recorded, exported when they fail), OTLP/HTTP to a local sink,
+       ratio 0.1; unsampled requests not recorded, their server span exported afterwards when they
+       fail: none fails here), OTLP/HTTP to a local sink,
        JSON access log line per request (LOG_LEVEL=INFO), Prometheus metrics;
 - all traces: the same with every trace sampled and exported (always_on), for reference;
 - production + tokens: production, and the API requires a bearer token (AUTH_*: every request's

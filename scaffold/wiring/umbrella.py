@@ -54,9 +54,9 @@ SIZING: Final[dict[str, dict[str, Any]]] = {
 # OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG in the container), parent-based everywhere so one
 # request is one whole trace or none: all of them in test, where traffic is the tests'; a ratio in
 # production, where traffic is high and exporting every span costs throughput; half in staging,
-# the production mechanism at a share that still shows most requests. A trace in which a span
-# fails is kept whatever the ratio (the Python services' tracing.ErrorTraces). Per service,
-# environments.<env>.values in ecosystem.yaml override it. docs/observability.md
+# the production mechanism at a share that still shows most requests. A failing request is kept
+# whatever the ratio (the backend's tracing.UnsampledErrors, the worker's tracing.ErrorTraces). Per
+# service, environments.<env>.values in ecosystem.yaml override it. docs/templates.md
 SAMPLING: Final[dict[str, dict[str, str]]] = {
     "test": {"sampler": "parentbased_always_on", "samplerArg": "1.0"},
     "staging": {"sampler": "parentbased_traceidratio", "samplerArg": "0.5"},
