@@ -51,23 +51,30 @@ class PrometheusMiddleware:
         if scope["type"] != "http" or scope["path"] in PROBE_PATHS:
             await self.app(scope, receive, send)
             return
-        status = 500
         started = time.perf_counter()
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        response = ResponseStatus(send)
         try:
-            await self.app(scope, receive, send_with_status)
+            await self.app(scope, receive, response)
         finally:
             route = route_template(scope)
             method = scope["method"] if scope["method"] in KNOWN_METHODS else OTHER_METHOD
-            labels = {"method": method, "route": route, "status": str(status)}
+            labels = {"method": method, "route": route, "status": str(response.status)}
             REQUESTS.labels(**labels).inc()
             LATENCY.labels(**labels).observe(time.perf_counter() - started)
+
+
+class ResponseStatus:
+    """An ASGI `send` that passes messages on and keeps the status of the response they start
+    (500 until one starts: a request that raised before answering is a server error)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+        await self.send(message)
 
 
 def route_template(scope: Scope) -> str:

@@ -66,9 +66,9 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import Attributes
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .metrics import UNMATCHED_ROUTE, route_template
+from .metrics import UNMATCHED_ROUTE, ResponseStatus, route_template
 
 DEFAULT_EXCLUDED_URLS = "livez,readyz"
 
@@ -254,22 +254,15 @@ class UnsampledErrors:
             await self.app(scope, receive, send)
             return
         started = time.time_ns()
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        response = ResponseStatus(send)
         try:
             with suppress_instrumentation():
-                await self.app(scope, receive, send_with_status)
+                await self.app(scope, receive, response)
         except Exception as error:
-            self.keep(scope, span_context, started, status, error)
+            self.keep(scope, span_context, started, response.status, error)
             raise
-        if status >= 500:
-            self.keep(scope, span_context, started, status, None)
+        if response.status >= 500:
+            self.keep(scope, span_context, started, response.status, None)
 
     def keep(
         self,
