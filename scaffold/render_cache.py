@@ -45,6 +45,7 @@ class Codes:
         self.file = file
         self._entries: dict[str, tuple[str, bytes]] | None = None
         self._new: dict[str, tuple[str, bytes]] = {}
+        self._loaded_codes: dict[tuple[str, str], CodeType] = {}  # unmarshalled once per process
 
     def _loaded(self) -> dict[str, tuple[str, bytes]]:
         if self._entries is None:
@@ -56,12 +57,19 @@ class Codes:
         return self._entries
 
     def code(self, key: str, checksum: str) -> CodeType | None:
+        """The compiled code of `key` with source `checksum` (a code object is immutable: every render
+        of the process shares it, as Jinja's own in-memory cache shares its templates)."""
+        known = self._loaded_codes.get((key, checksum))
+        if known is not None:
+            return known
         found = self._new.get(key) or self._loaded().get(key)
         if found is None or found[0] != checksum:
             return None
         with contextlib.suppress(ValueError, EOFError, TypeError):
             code = marshal.loads(found[1])
-            return code if isinstance(code, CodeType) else None
+            if isinstance(code, CodeType):
+                self._loaded_codes[(key, checksum)] = code
+                return code
         return None
 
     def keep(self, key: str, checksum: str, code: CodeType) -> None:
@@ -88,6 +96,8 @@ class Codes:
         class _Cache(_bytecode_cache_base()):  # type: ignore[misc]
             def load_bytecode(self, bucket: Any) -> None:
                 bucket.code = codes.code(bucket.key, bucket.checksum)
+                if bucket.code is not None:
+                    preprocessed(bucket.environment, "")
 
             def dump_bytecode(self, bucket: Any) -> None:
                 if bucket.code is not None:
@@ -108,10 +118,19 @@ class Codes:
             if code is None:
                 code = environment.compile(source)
                 self.keep(key, checksum, code)
+            else:
+                preprocessed(environment, source)
             cls = template_class or environment.template_class
             return cls.from_code(environment, code, environment.make_globals(globals), None)
 
         return from_string
+
+
+def preprocessed(environment: Any, source: str) -> None:
+    """What compiling does besides compiling, for code not compiled again: the extensions' preprocess
+    hooks run (copier's `{% yield %}` resets its state there, and copier relies on it between a path
+    and its file; only copier's own extensions run here, as templates with their own are never cached)."""
+    environment.preprocess(source)
 
 
 _OPEN: dict[Path, Codes] = {}

@@ -170,3 +170,27 @@ def test_a_render_from_compiled_code_in_the_cache_is_the_same(tmp_path: Path, mo
     render(builtin_ref(), tmp_path / "second", ANSWERS["backend"])
     assert compiled == []
     assert diff(snapshot(tmp_path / "first"), snapshot(tmp_path / "second")) == []
+
+
+def test_a_template_with_a_yield_path_renders_as_copier_renders_it(tmp_path: Path) -> None:
+    """Copier's `{% yield %}` in a path makes one file per item; its state is reset as each path part is
+    compiled, which compiled code from scaffold's cache must not skip (the paths after it stay single)."""
+    from scaffold.templates import copy_from
+
+    plain = tmp_path / "template"
+    plain.mkdir()
+    (plain / "copier.yml").write_text("items: {type: yaml, default: [one, two]}\n")
+    (plain / "{% yield item from items %}{{ item }}{% endyield %}.txt.jinja").write_text("{{ item }}\n")
+    (plain / "{{ 'z' }}-after.txt.jinja").write_text("after\n")
+    repository = TemplateRepo(tmp_path / "repository", {p.name: p.read_text() for p in plain.iterdir() if p.is_file()})
+    repository.release("1")
+
+    for attempt in ("first", "second"):  # the second render takes the compiled paths from the cache
+        copy_from(plain, tmp_path / attempt, {}, tag="v1", trusted=False)
+    copier.run_copy(str(repository.path), str(tmp_path / "copier"), vcs_ref="v1", defaults=True, quiet=True)
+
+    expected = {k: v for k, v in snapshot(tmp_path / "copier").items() if k != ".copier-answers.yml"}
+    assert sorted(expected) == ["one.txt", "two.txt", "z-after.txt"]
+    for attempt in ("first", "second"):
+        rendered = {k: v for k, v in snapshot(tmp_path / attempt).items() if k != ".copier-answers.yml"}
+        assert diff(expected, rendered) == []
