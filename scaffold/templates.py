@@ -344,6 +344,7 @@ def record_source(answers_file: Path, src_path: str, commit: str) -> None:
 _PLAIN_TEMPLATES: set[str] = set()  # template folders scaffold knows are not git repositories
 _FRESH_DESTINATIONS: set[str] = set()  # render destinations scaffold just created (nothing tracked in them)
 _CODES: dict[str, Any] = {}  # resolved template folder -> its render_cache.Codes
+_CHECKED_OUT: set[str] = set()  # the resolved folders of _PLAIN_TEMPLATES (scaffold.copier_memo)
 
 
 @cache
@@ -355,7 +356,8 @@ def _quiet_copier() -> None:
     learn an executable bit (a process a file, about 8 ms). For scaffold's checkouts the first answer
     is "no", and in a destination scaffold just created nothing is tracked, so the second is "no"
     too. And copier compiles every template again in each render's new Jinja environment: that
-    environment gets the compiled code of earlier renders (scaffold.render_cache). The result is
+    environment gets the compiled code of earlier renders (scaffold.render_cache); it rebuilds the
+    same context and parses the same copier.yml again and again (scaffold.copier_memo). The result is
     what copier writes from the git source (tests/test_templates.py compares them), only without a
     few hundred processes per update and most of the compiling. Any other use goes to copier
     unchanged, and a copier release without these internals is simply left alone.
@@ -364,6 +366,9 @@ def _quiet_copier() -> None:
 
     from copier import _main, _template
 
+    from scaffold import copier_memo
+
+    copier_memo.install(_CHECKED_OUT)
     get_repo = getattr(_template, "get_repo", None)
     sync = getattr(_main.Worker, "_sync_git_index_executable_bit", None)
     environment = _main.Worker.__dict__.get("jinja_env")
@@ -410,6 +415,7 @@ def copy_from(
     _quiet_copier()
     if not (directory / ".git").exists() and not directory.is_file():
         _PLAIN_TEMPLATES.add(str(directory))
+        _CHECKED_OUT.add(str(directory.resolve()))
         codes = render_cache.codes_for(directory, load_config(directory))
         if codes is not None:
             _CODES[str(directory.resolve())] = codes

@@ -172,6 +172,46 @@ def test_a_render_from_compiled_code_in_the_cache_is_the_same(tmp_path: Path, mo
     assert diff(snapshot(tmp_path / "first"), snapshot(tmp_path / "second")) == []
 
 
+def test_a_template_that_changes_its_context_renders_as_copier_renders_it(tmp_path: Path) -> None:
+    """scaffold.copier_memo computes copier's context once per render: a template that mutates what
+    it is given (copier's sandbox allows it), lists its answers in every file and templates its answers
+    file's name still comes out as copier writes it from the git source (where scaffold changes nothing)."""
+    from scaffold.templates import copy_from
+
+    plain = tmp_path / "template"
+    (plain / "project").mkdir(parents=True)
+    (plain / "copier.yml").write_text(
+        "_subdirectory: project\n_answers_file: '.answers-{{ name }}.yml'\n"
+        "name: {type: str, default: demo}\ntags: {type: yaml, default: [a, b]}\n"
+    )
+    (plain / "project" / "{{ _copier_conf.answers_file }}.jinja").write_text("{{ _copier_answers|to_nice_yaml }}")
+    (plain / "project" / "a-{{ name }}.txt.jinja").write_text(
+        "{{ _copier_answers.update({'injected': 1}) or '' }}{{ tags.append('c') or '' }}"
+        "{{ 'injected' in _copier_answers }} {{ tags }} {{ _copier_conf.answers_file }}\n"
+    )
+    (plain / "project" / "b-{{ name }}.txt.jinja").write_text("{{ 'injected' in _copier_answers }} {{ tags }}\n")
+    (plain / "project" / "{{ name }}-{{ 'injected' in _copier_answers }}").mkdir()
+    (plain / "project" / "{{ name }}-{{ 'injected' in _copier_answers }}" / "c.txt.jinja").write_text("{{ name }}\n")
+    files = {p.relative_to(plain).as_posix(): p.read_text() for p in plain.rglob("*") if p.is_file()}
+    repository = TemplateRepo(tmp_path / "repository", files)
+    repository.release("1")
+
+    answers = {"name": "orders"}
+    for attempt in ("first", "second"):  # the second render reads copier.yml from the memo
+        copy_from(plain, tmp_path / attempt, answers, tag="v1", trusted=False)
+    copier.run_copy(
+        str(repository.path), str(tmp_path / "copier"), data=answers, vcs_ref="v1", defaults=True, quiet=True
+    )
+
+    expected = snapshot(tmp_path / "copier")
+    expected.pop(".answers-orders.yml")  # records the git source and commit, which a plain folder has not
+    for attempt in ("first", "second"):
+        rendered = snapshot(tmp_path / attempt)
+        assert ".answers-orders.yml" in rendered
+        rendered.pop(".answers-orders.yml")
+        assert diff(expected, rendered) == []
+
+
 def test_a_template_with_a_yield_path_renders_as_copier_renders_it(tmp_path: Path) -> None:
     """Copier's `{% yield %}` in a path makes one file per item; its state is reset as each path part is
     compiled, which compiled code from scaffold's cache must not skip (the paths after it stay single)."""
