@@ -11,12 +11,13 @@ on the result, and diff the result against HEAD.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import yaml
@@ -119,14 +120,20 @@ def _skip_matcher(config: Mapping[str, Any], answers: Mapping[str, Any]) -> Call
     return path_matcher([render(str(p)).render(**answers) for p in config.get("_skip_if_exists") or []])
 
 
-def path_matcher(patterns: list[str]) -> Callable[[str], bool]:
-    """gitignore-style matching, with the pattern flavour copier chooses for the installed pathspec."""
+@functools.cache
+def _pattern_flavour() -> str:
+    """The pathspec pattern flavour copier chooses for the installed pathspec (read from its
+    metadata, which scans site-packages: once per process, not once per service)."""
     from importlib.metadata import version
 
+    return "gitignore" if Version(version("pathspec")) >= Version("1.0.0") else "gitwildmatch"
+
+
+def path_matcher(patterns: list[str]) -> Callable[[str], bool]:
+    """gitignore-style matching, with the pattern flavour copier chooses for the installed pathspec."""
     from pathspec import PathSpec
 
-    flavour = "gitignore" if Version(version("pathspec")) >= Version("1.0.0") else "gitwildmatch"
-    spec = PathSpec.from_lines(flavour, patterns)
+    spec = PathSpec.from_lines(_pattern_flavour(), patterns)
     return lambda path: spec.match_file(path)
 
 
@@ -177,9 +184,9 @@ def _keep_directories_with_untracked_files(
 ) -> None:
     """A directory the template turns into a file, whose files the merge would all delete, is still a
     file/directory conflict when the disk holds more there than git knows (see merge.set_aside)."""
+    directories = {parent.as_posix() for p in ours for parent in PurePosixPath(p).parents}
     for path in sorted(outcome.tree):
-        had_directory = any(p.startswith(path + "/") for p in ours)
-        if had_directory and path not in ours and _untracked_under(job, path, ours):
+        if path in directories and path not in ours and _untracked_under(job, path, ours):
             set_aside(outcome, base, ours, theirs, path, _labels(job))
 
 
