@@ -1,5 +1,7 @@
 """Every kind's runtime image installs its dependencies in layers made from the lock files alone,
-before any code is copied: a change to the code rebuilds from the code on, never the install.
+before any code is copied: a change to the code rebuilds from the code on, never the install. And
+every install keeps its package manager's cache in a cache mount: out of the image, kept by the
+builder, so a changed lock downloads only what changed.
 
 The Dockerfiles are read as data (tests/dockerfiles.py): the stages the runtime image is made of,
 their COPY sources and the RUN that installs (pip or npm, found among the shell command's words).
@@ -18,14 +20,42 @@ from tests.helpers import render_template
 # The files an install reads: the lock files and the package managers' settings.
 MANIFESTS = frozenset({"requirements.txt", "requirements-dev.txt", "package.json", "package-lock.json", ".npmrc"})
 INSTALLERS = (("pip", "install"), ("npm", "ci"), ("npm", "install"))
+# Where each installer keeps its cache when it runs as root in the build (HOME=/root).
+CACHES = {"pip": "/root/.cache/pip", "npm": "/root/.npm"}
 KINDS = [("backend", {}), ("worker", {}), ("frontend", {"api_service": "orders"})]
 
 
-def installs(instruction: Instruction) -> bool:
+def installer(instruction: Instruction) -> str | None:
+    """ "pip" or "npm" when the RUN installs packages with it."""
     if instruction.keyword != "RUN":
-        return False
+        return None
     words = shlex.split(instruction.arguments)
-    return any(words[i : i + 2] == list(pair) for pair in INSTALLERS for i in range(len(words) - 1))
+    found = [pair[0] for pair in INSTALLERS for i in range(len(words) - 1) if words[i : i + 2] == list(pair)]
+    return found[0] if found else None
+
+
+def installs(instruction: Instruction) -> bool:
+    return installer(instruction) is not None
+
+
+def check_cache_mounts(stages: list[Stage]) -> list[str]:
+    """Installs without a cache mount on their installer's cache, and settings that turn the cache off."""
+    problems = [
+        f"line {i.line}: {tool} installs without a cache mount on {CACHES[tool]}"
+        for s in stages
+        for i in s.instructions
+        if (tool := installer(i)) is not None
+        and not any(m.get("type") == "cache" and m.get("target") == CACHES[tool] for m in i.mounts())
+    ]
+    problems += [
+        f"line {i.line}: pip's cache is turned off ({word})"
+        for s in stages
+        for i in s.instructions
+        if i.keyword in ("ENV", "RUN")
+        for word in shlex.split(i.arguments)
+        if word.startswith("PIP_NO_CACHE_DIR") or word == "--no-cache-dir"
+    ]
+    return problems
 
 
 def from_context(instruction: Instruction) -> bool:
@@ -75,6 +105,14 @@ def test_the_runtime_image_installs_dependencies_from_the_lock_files_before_any_
     assert check_dependencies_before_code(runtime_stages(service / "Dockerfile")) == []
 
 
+@pytest.mark.parametrize(("kind", "extra"), KINDS, ids=[k for k, _ in KINDS])
+def test_every_install_keeps_its_cache_in_a_cache_mount(tmp_path: Path, kind: str, extra: dict[str, str]) -> None:
+    service = render_template(tmp_path / kind, kind=kind, name="orders", **extra)
+    stages = parse(service / "Dockerfile")
+    assert [i for s in stages for i in s.instructions if installs(i)], "the Dockerfile installs nothing"
+    assert check_cache_mounts(stages) == []
+
+
 def test_code_copied_before_the_install_is_found(tmp_path: Path) -> None:
     """The check itself: a Dockerfile that copies the code first (every code change reinstalls)."""
     dockerfile = tmp_path / "Dockerfile"
@@ -95,3 +133,17 @@ def test_code_copied_before_the_install_is_found(tmp_path: Path) -> None:
     run = stages[0].instructions[-1]
     assert run.mounts() == [{"type": "cache", "target": "/root/.cache/pip"}] and installs(run)
     assert check_dependencies_before_code(stages) == ["stage deps: src is copied before the install (line 5)"]
+
+
+def test_an_install_without_a_cache_mount_is_found(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM node:24 AS deps\n"
+        "ENV PIP_NO_CACHE_DIR=1\n"
+        "RUN --mount=type=cache,target=/root/.cache/pip npm ci --no-audit\n"
+        "RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt\n"
+    )
+    assert check_cache_mounts(parse(dockerfile)) == [
+        "line 3: npm installs without a cache mount on /root/.npm",
+        "line 2: pip's cache is turned off (PIP_NO_CACHE_DIR=1)",
+    ]
