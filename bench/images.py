@@ -6,9 +6,10 @@ each image's size over its base image.
 
 The engine is Podman's Docker API with storage of its own, the base images the stand-ins of the
 image tests (tests/standins) behind the image mirror, packages from PyPI and npm with the
-machine's CA bundle: what `tests/test_images_podman.py` builds. Cold: none of the service's layers
-cached (its images and the engine's dangling build layers removed; the base image stays, as on any
-machine that built once). Warm: the same service after appending one line to one source file.
+machine's CA bundle: what `tests/test_images_podman.py` builds. Cold: nothing of the service
+cached, neither its layers (its images and the engine's dangling build layers removed) nor the
+package caches of the cache mounts (this Podman's own, under its TMPDIR); the base image stays, as
+on any machine that built once. Warm: the same service after appending one line to one source file.
 Results: build/bench/images-<kind>.json (hyperfine) and build/bench/images.json (sizes).
 """
 
@@ -73,7 +74,8 @@ def main() -> None:
                 forget = (
                     f". {env_file} && {_sh(podman.cli)} images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' "
                     f"| grep -F {shlex.quote(repository)} | xargs -r {_sh(podman.cli)} rmi -f >/dev/null "
-                    f"&& {_sh(podman.cli)} image prune -f >/dev/null"
+                    f"&& {_sh(podman.cli)} image prune -f >/dev/null "
+                    f'&& rm -rf "$TMPDIR/buildah-cache"'
                 )
                 edited = root / "services" / name / EDITED[kind]
                 touch = f"echo {shlex.quote(COMMENT[kind])} >> {shlex.quote(str(edited))}"

@@ -92,7 +92,11 @@ def podman_cli_env(
         "CONTAINERS_STORAGE_CONF": str(scratch / "storage.conf"),
         "CONTAINERS_CONF": str(scratch / "containers.conf"),
         "CONTAINERS_REGISTRIES_CONF": str(scratch / "registries.conf"),
+        # Buildah keeps cache mounts (RUN --mount=type=cache) under TMPDIR: this podman's own, so
+        # that a run's package caches neither leak into nor come from another's.
+        "TMPDIR": str(scratch / "tmp"),
     }
+    (scratch / "tmp").mkdir(exist_ok=True)
     return env, ["podman", "--root", f"{scratch}/graph", "--runroot", str(run)]
 
 

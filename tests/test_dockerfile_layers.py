@@ -147,3 +147,62 @@ def test_an_install_without_a_cache_mount_is_found(tmp_path: Path) -> None:
         "line 3: npm installs without a cache mount on /root/.npm",
         "line 2: pip's cache is turned off (PIP_NO_CACHE_DIR=1)",
     ]
+
+
+# Instructions that only set the image's configuration: nothing in them needs the code, so after a
+# code COPY each one is only another layer to commit on every rebuild after an edit.
+CONFIGURATION = frozenset({"ENV", "USER", "EXPOSE", "HEALTHCHECK", "CMD", "ENTRYPOINT", "LABEL", "WORKDIR", "ARG"})
+
+
+def check_code_last(stages: list[Stage]) -> list[str]:
+    """Configuration after a stage's first code COPY, and installed trees copied out of a stage."""
+    problems: list[str] = []
+    for stage in stages:
+        code = [n for n, i in enumerate(stage.instructions) if from_context(i) and not manifests_only(i)]
+        after_code = stage.instructions[min(code) :] if code else ()
+        problems += [
+            f"stage {stage.name}: {i.keyword} after the code (line {i.line})"
+            for i in after_code
+            if i.keyword in CONFIGURATION
+        ]
+    installing = {s.name for s in stages if any(installs(i) for i in s.instructions)}
+    problems += [
+        f"stage {stage.name}: copies {' '.join(copy_sources(i))} out of {stage_name} (line {i.line}); start FROM it"
+        for stage in stages
+        for i in stage.instructions
+        for stage_name in i.flag_values("from")
+        if stage_name in installing
+    ]
+    return problems
+
+
+def manifests_only(instruction: Instruction) -> bool:
+    return all(Path(src).name in MANIFESTS for src in copy_sources(instruction))
+
+
+@pytest.mark.parametrize(("kind", "extra"), KINDS, ids=[k for k, _ in KINDS])
+def test_in_every_stage_the_code_comes_after_the_configuration_and_no_installed_tree_is_copied(
+    tmp_path: Path, kind: str, extra: dict[str, str]
+) -> None:
+    """What keeps a rebuild after a one-line edit small (issue 12's warm rebuild): one layer per
+    stage for the changed code, and no copy of a dependency tree a builder would hash again."""
+    service = render_template(tmp_path / kind, kind=kind, name="orders", **extra)
+    assert check_code_last(parse(service / "Dockerfile")) == []
+
+
+def test_configuration_after_the_code_and_a_copied_venv_are_found(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "FROM python:3.12 AS deps\n"
+        "COPY requirements.txt ./\n"
+        "RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt\n"
+        "FROM python:3.12 AS runtime\n"
+        "COPY --from=deps /opt/venv /opt/venv\n"
+        "COPY src ./src\n"
+        "RUN python -m compileall src\n"
+        "USER 10001\n"
+    )
+    assert check_code_last(parse(dockerfile)) == [
+        "stage runtime: USER after the code (line 8)",
+        "stage runtime: copies /opt/venv out of deps (line 5); start FROM it",
+    ]

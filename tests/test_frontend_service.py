@@ -244,8 +244,9 @@ def test_dockerfile_stages(service: Path) -> None:
     base_image = stages["base"][0].split()[1]
     assert re.fullmatch(r"\$\{IMAGE_MIRROR\}/library/node:\d+\.\d+\.\d+-bookworm-slim", base_image), base_image
     assert any(line.startswith("RUN ") and line.endswith("npm ci --no-audit") for line in stages["deps"])
-    assert stages["test"][-1] == 'CMD ["bash", "scripts/check.sh"]'
-    assert "RUN npm run build" in stages["build"]
+    assert 'CMD ["bash", "scripts/check.sh"]' in stages["test"]
+    assert stages["test"][-1] == "COPY . ."
+    assert "RUN npx --no-install vite build" in stages["build"]
 
     runtime = stages["runtime"]
     image = runtime[0].split()[1]
