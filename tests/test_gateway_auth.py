@@ -32,9 +32,10 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from scaffold.model import Auth, Ecosystem
+from scaffold.model import Auth, Ecosystem, Mirrors
 from scaffold.wiring import derive, gateway_auth
 from tests import validators
+from tests.dockerfiles import parse
 from tests.helpers import scaffold
 from tests.servers import free_port, wait_for_port
 from tests.service_venv import service_venv
@@ -177,6 +178,34 @@ def test_the_verifier_installs_what_the_backends_lock_pins(project: Path) -> Non
         .read_text()
         .endswith((gateway_auth.templates_dir() / "shared" / "python" / "tokens.py").read_text())
     )
+
+
+def test_the_verifier_image_is_built_as_the_services_are_with_the_mirrors_and_a_shell_health_check(
+    tmp_path: Path, eco: Ecosystem
+) -> None:
+    """Its base image is the backends' (one Python, through the image mirror), compose passes it the
+    mirrors and the CA bundle the services get, and its health checks are in shell form (Podman
+    before 5.8 splits exec-form arguments, and the gateway waits for this one to be healthy)."""
+    mirrored = dataclasses.replace(
+        eco,
+        mirrors=Mirrors(images="mirror.example.com/hub", pypi="https://pypi.example.com/simple/", ca_bundle="ca.pem"),
+    )
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    for service in mirrored.services:
+        render_backend(tmp_path / service.path, service, mirrored)
+    write_files(derive(mirrored), tmp_path)
+    services = validators.compose_config(tmp_path / "compose.yaml")["services"]
+    verifier, orders = services[gateway_auth.SERVICE], services["orders"]
+    assert verifier["build"]["args"] == orders["build"]["args"] != {}
+    assert [s["source"] for s in verifier["build"]["secrets"]] == [s["source"] for s in orders["build"]["secrets"]]
+    assert verifier["healthcheck"]["test"][0] == "CMD-SHELL"
+
+    verifier_stages = parse(tmp_path / gateway_auth.DIRECTORY / "Dockerfile")
+    backend_stages = parse(tmp_path / "services" / "orders" / "Dockerfile")
+    assert verifier_stages[0].base == backend_stages[0].base
+    assert verifier_stages[0].base.startswith("${IMAGE_MIRROR}/")
+    health = [i for i in verifier_stages[0].instructions if i.keyword == "HEALTHCHECK"]
+    assert health and not health[0].arguments.split("CMD", 1)[1].strip().startswith("[")
 
 
 @pytest.fixture(scope="module")

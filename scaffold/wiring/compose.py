@@ -121,10 +121,11 @@ def _app_environment(ecosystem: Ecosystem, service: Service) -> dict[str, str]:
     return env
 
 
-def _build(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
-    """The runtime target with the mirrors as build arguments, and the CA bundle as the build secret
-    the Dockerfiles mount while they download (BuildKit: Docker; with Podman, `scaffold build`)."""
-    build: dict[str, Any] = {"context": f"./{service.path}", "target": "runtime"}
+def _build(ecosystem: Ecosystem, context: str, target: str | None = "runtime") -> dict[str, Any]:
+    """The target (a service's runtime) with the mirrors as build arguments, and the CA bundle as the
+    build secret the Dockerfiles mount while they download (BuildKit: Docker; with Podman, `scaffold
+    build`)."""
+    build: dict[str, Any] = {"context": context, **({"target": target} if target else {})}
     arguments = mirrors.variables(ecosystem.mirrors)
     if arguments:
         build["args"] = arguments
@@ -173,7 +174,7 @@ def _app(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
         depends_on["redis"] = {"condition": "service_healthy", "restart": True}
     depends_on["otel-collector"] = {"condition": "service_started"}
     return {
-        "build": _build(ecosystem, service),
+        "build": _build(ecosystem, f"./{service.path}"),
         "image": _image(ecosystem, service),
         "environment": environment,
         "ports": [f"127.0.0.1:{service.port}:{_published_port(service)}"],
@@ -196,7 +197,7 @@ def _migrate_command(service: Service) -> str:
 def _migrate(ecosystem: Ecosystem, service: Service) -> dict[str, Any]:
     # One-shot, before the service starts.
     return {
-        "build": _build(ecosystem, service),
+        "build": _build(ecosystem, f"./{service.path}"),
         "image": _image(ecosystem, service),
         "command": ["sh", "-c", _migrate_command(service)],
         "environment": {"DATABASE_URL": database_url(service), "OTEL_SDK_DISABLED": "true"},
@@ -399,7 +400,8 @@ def compose_model(ecosystem: Ecosystem) -> dict[str, Any]:
     routed = [s for s in _sorted(ecosystem.services) if s.route]
     services["gateway"] = _gateway(ecosystem, routed)
     if ecosystem.auth is not None:
-        services[gateway_auth.SERVICE] = gateway_auth.compose_service(ecosystem, GATEWAY_PORT)
+        build = _build(ecosystem, f"./{gateway_auth.DIRECTORY}", target=None)
+        services[gateway_auth.SERVICE] = gateway_auth.compose_service(ecosystem, GATEWAY_PORT, build)
     services["otel-collector"] = _collector(ecosystem)
     services["jaeger"] = _jaeger(ecosystem)
     services["prometheus"] = _prometheus(ecosystem)

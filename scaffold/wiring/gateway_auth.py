@@ -58,10 +58,11 @@ def frontend_settings(ecosystem: Ecosystem, frontend: Service, gateway_port: int
     }
 
 
-def compose_service(ecosystem: Ecosystem, gateway_port: int) -> dict[str, Any]:
+def compose_service(ecosystem: Ecosystem, gateway_port: int, build: dict[str, Any]) -> dict[str, Any]:
+    """`build`: its context with the mirrors, as every built image of the compose file has them."""
     settings = service_settings(ecosystem, gateway_port)
     return {
-        "build": {"context": f"./{DIRECTORY}"},
+        "build": build,
         "image": f"{ecosystem.registry}/{SERVICE}:local",
         "environment": {
             **settings,
@@ -70,7 +71,8 @@ def compose_service(ecosystem: Ecosystem, gateway_port: int) -> dict[str, Any]:
             "DEV_ISSUER": "true",
         },
         "healthcheck": {
-            "test": ["CMD", "python", "-c", HEALTH_PROBE],
+            # Shell form: Podman before 5.8 splits the exec form's arguments at spaces.
+            "test": ["CMD-SHELL", f'python -c "{HEALTH_PROBE}"'],
             "interval": "10s",
             "timeout": "3s",
             "retries": 5,
@@ -107,19 +109,31 @@ def requirements(lock: str) -> str:
 
 
 def dockerfile() -> str:
+    """Built by compose with the mirrors of ecosystem.yaml, as the services' Dockerfiles are: base
+    image from IMAGE_MIRROR, packages from PIP_INDEX_URL, the CA bundle as a build secret only while
+    pip downloads; the code last, so that an edit rebuilds one layer."""
     return f"""# {GENERATED}
 # The gateway's token check and compose's local issuer (auth_server.py); pinned packages with hashes.
-FROM {BASE_IMAGE}
+ARG IMAGE_MIRROR=docker.io
+FROM ${{IMAGE_MIRROR}}/library/{BASE_IMAGE}
+ARG PIP_INDEX_URL=""
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 COPY requirements.txt ./
-RUN pip install --no-cache-dir --require-hashes -r requirements.txt
-COPY tokens.py auth_server.py ./
+# The lock is the packages' whole closure (--no-deps); pip's cache is a cache mount, never in a layer.
+# hadolint ignore=DL3042
+RUN --mount=type=secret,id=ca-bundle,required=false \
+    --mount=type=cache,target=/root/.cache/pip \
+    if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
+    && pip install --no-deps --require-hashes -r requirements.txt
 USER {UID}:{UID}
 EXPOSE {PORT}
-HEALTHCHECK --interval=10s --timeout=3s --retries=3 \\
-    CMD ["python", "-c", "{HEALTH_PROBE}"]
+# Shell form: Podman before 5.8 splits an exec-form argument at its spaces.
+# hadolint ignore=DL3025
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+    CMD python -c "{HEALTH_PROBE}"
 CMD ["python", "auth_server.py"]
+COPY tokens.py auth_server.py ./
 """
 
 
