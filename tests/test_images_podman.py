@@ -251,7 +251,7 @@ def test_a_failing_test_fails_scaffold_test_and_its_output_is_shown(
     assert code == 0, result
     code, result, _ = run_json("test", "fulfilment", cwd=project, env=env)
     run = by_name(result)["fulfilment"]
-    assert code == 10 and run["status"] == "failed" and run["exit_code"] != 0
+    assert code == 10 and run["status"] == "failed" and run["exit_code"] != 0, json.dumps(run, indent=1)[-4000:]
     assert any("test_deliberately_failing" in line for line in run["output"])
     text = _text("test", "fulfilment", cwd=project, env=env)
     assert "deliberate failure" in text and "FAILED (exit" in text
