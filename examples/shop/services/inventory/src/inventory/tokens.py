@@ -7,14 +7,22 @@ key allows, and its `iss`, `aud`, `exp` (and `nbf`, `iat` when present) hold, wi
 for clock skew. Keys are fetched once and again only when a token names a key not seen yet (key
 rotation), at most once per `refresh_interval`, so a stream of forged `kid`s cannot make the
 service hammer the issuer. A token is never logged or put into an error message.
+
+A token that verified is remembered (by its SHA-256, never the token itself) until its `exp`, in
+a bounded least-recently-used table, so a client's next requests with the same token cost a hash
+instead of a signature check (RS256: most of the time a request spends on its token); the table is
+emptied whenever the keys are fetched again, so a key the issuer withdraws stops its tokens there,
+as a gateway's JWT cache does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
 import urllib.request
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +38,7 @@ ALGORITHMS = (
 )
 REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
 MAX_JWKS_BYTES = 1 << 20
+VERIFIED_TOKENS = 4096  # tokens remembered after they verified (about 1 MiB of claims)
 
 
 class TokenError(ValueError):
@@ -94,10 +103,15 @@ class TokenVerifier:
         settings: TokenSettings,
         fetch: Callable[[str, float], dict[str, Any]] = fetch_jwks,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self._fetch = fetch
         self._clock = clock
+        self._wall_clock = wall_clock  # what `exp` is compared with
+        # sha256(token) -> (claims, exp): tokens that verified, least recently used first
+        self._verified: OrderedDict[bytes, tuple[dict[str, Any], float]] = OrderedDict()
+        self._verified_lock = threading.Lock()
         # kid -> (key, the JWK's own `alg`)
         self._keys: dict[str, tuple[jwt.PyJWK, str | None]] = {}
         self._fetched_at: float | None = None
@@ -136,6 +150,8 @@ class TokenVerifier:
                     except jwt.PyJWTError:
                         continue  # a key of a kind this library cannot use: not one of ours
             self._keys = keys
+            with self._verified_lock:
+                self._verified.clear()  # a withdrawn key's tokens must verify again, and fail
 
     def header(self, token: str) -> dict[str, Any]:
         try:
@@ -159,6 +175,37 @@ class TokenVerifier:
 
     def verify_known(self, token: str) -> dict[str, Any]:
         """As `verify`, without I/O: a token signed with a key not fetched yet raises KeyError."""
+        digest = hashlib.sha256(token.encode()).digest()
+        remembered = self._remembered(digest)
+        if remembered is not None:
+            return remembered
+        claims = self._decode(token)
+        self._remember(digest, claims)
+        return dict(claims)
+
+    def _remembered(self, digest: bytes) -> dict[str, Any] | None:
+        with self._verified_lock:
+            entry = self._verified.get(digest)
+            if entry is None:
+                return None
+            claims, expires = entry
+            if self._wall_clock() >= expires:
+                del self._verified[digest]
+                return None
+            self._verified.move_to_end(digest)
+            return dict(claims)
+
+    def _remember(self, digest: bytes, claims: dict[str, Any]) -> None:
+        expires = claims.get("exp")
+        if not isinstance(expires, (int, float)):
+            return
+        with self._verified_lock:
+            self._verified[digest] = (dict(claims), float(expires))
+            self._verified.move_to_end(digest)
+            while len(self._verified) > VERIFIED_TOKENS:
+                self._verified.popitem(last=False)
+
+    def _decode(self, token: str) -> dict[str, Any]:
         header = self.header(token)
         known = self.key(str(header["kid"]))
         if known is None:

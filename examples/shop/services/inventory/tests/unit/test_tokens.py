@@ -189,3 +189,63 @@ def test_auth_settings_come_all_three_or_not_at_all() -> None:
         tokens.settings_from_env({**full, "AUTH_AUDIENCE": ""})
     with pytest.raises(ValueError, match="http"):
         tokens.settings_from_env({**full, "AUTH_JWKS_URL": "file:///etc/passwd"})
+
+
+class Decodes:
+    """Counts the signature checks (jwt.decode) a verifier makes."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = jwt.decode
+
+        def counting(token: str, *args: object, **kwargs: object) -> dict[str, Any]:
+            self.count += 1
+            return real(token, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(jwt, "decode", counting)  # the module tokens.py calls it from
+
+
+def test_a_token_that_verified_is_not_checked_again_until_it_expires(
+    jwks: JwksServer, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wall = Clock()  # the verifier's wall clock: only what it compares a remembered exp with
+    settings = tokens.TokenSettings(issuer=ISSUER, audience=AUDIENCE, jwks_url=jwks.url)
+    verifier = tokens.TokenVerifier(settings, wall_clock=wall)
+    token = issuer.token(sub="bob")
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    decodes = Decodes(monkeypatch)
+    wall.now = exp - 1
+    first = verifier.verify(token)
+    first["sub"] = "mallory"  # a caller's change to its claims is not remembered
+    assert verifier.verify(token)["sub"] == "bob"
+    assert decodes.count == 1
+    wall.now = exp  # its exp reached: the signature and claims are checked again
+    verifier.verify(token)
+    assert decodes.count == 2
+
+
+def test_remembered_tokens_must_verify_again_once_the_keys_are_fetched_again(
+    verifier: tokens.TokenVerifier, issuer: Issuer, clock: Clock
+) -> None:
+    old = issuer.token()
+    verifier.verify(old)
+    rotated = Issuer()
+    issuer.kid, issuer.private_key = rotated.kid, rotated.private_key  # the old key is withdrawn
+    clock.now += verifier.settings.refresh_interval_s
+    verifier.verify(issuer.token())  # a new kid: the keys are fetched again
+    with pytest.raises(tokens.TokenError, match="does not publish"):
+        verifier.verify(old)
+
+
+def test_the_table_of_verified_tokens_is_bounded(
+    verifier: tokens.TokenVerifier, issuer: Issuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens, "VERIFIED_TOKENS", 3)
+    issued = [issuer.token(sub=f"user{n}") for n in range(5)]
+    for token in issued:
+        verifier.verify(token)
+    decodes = Decodes(monkeypatch)
+    verifier.verify(issued[-1])  # remembered
+    assert decodes.count == 0
+    verifier.verify(issued[0])  # the least recently used: forgotten, checked again
+    assert decodes.count == 1
