@@ -122,15 +122,15 @@ WORKDIR /app
 COPY requirements.txt ./
 # The lock is the packages' whole closure (--no-deps); pip's cache is a cache mount, never in a layer.
 # hadolint ignore=DL3042
-RUN --mount=type=secret,id=ca-bundle,required=false \
-    --mount=type=cache,target=/root/.cache/pip \
-    if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \
+RUN --mount=type=secret,id=ca-bundle,required=false \\
+    --mount=type=cache,target=/root/.cache/pip \\
+    if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \\
     && pip install --no-deps --require-hashes -r requirements.txt
 USER {UID}:{UID}
 EXPOSE {PORT}
 # Shell form: Podman before 5.8 splits an exec-form argument at its spaces.
 # hadolint ignore=DL3025
-HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \\
     CMD python -c "{HEALTH_PROBE}"
 CMD ["python", "auth_server.py"]
 COPY tokens.py auth_server.py ./
