@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import sqlalchemy
 from sqlalchemy import Engine, MetaData
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -47,6 +48,11 @@ def make_probe_engine(settings: Settings) -> Engine:
         pool_pre_ping=True,
         connect_args=connect_args(settings.db_connect_timeout),
     )
+
+
+def make_database_slots(settings: Settings) -> anyio.Semaphore:
+    """One slot per connection the requests' pool can open (see items.database_slot)."""
+    return anyio.Semaphore(settings.db_pool_size + settings.db_max_overflow)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -23,12 +23,27 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/items", tags=["items"], responses=problem_responses(500, 503))
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def database_slot(request: Request) -> AsyncIterator[None]:
+    """Wait, in the event loop, until the pool can hand this request a connection.
+
+    Waiting inside the pool's checkout instead holds a worker thread: more requests than the pool
+    has connections (a burst, or clients that gave up) then took all of the thread pool's workers,
+    the requests holding the connections found none left to finish on, and everything stalled
+    until `pool_timeout` answered 503, while /readyz, which needs a worker too, timed out."""
+    async with request.app.state.database_slots:
+        yield
+
+
+def get_session(
+    request: Request, _slot: Annotated[None, Depends(database_slot, scope="function")]
+) -> Iterator[Session]:
     with request.app.state.sessionmaker() as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session closes, and its connection returns to the pool, as soon as the
+# endpoint returns, not after the response has been serialized and sent.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409))

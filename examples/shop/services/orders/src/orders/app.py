@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from . import SERVICE_NAME, __version__, auth, health, items, problems
-from .db import make_engine, make_probe_engine, make_sessionmaker
+from .db import make_database_slots, make_engine, make_probe_engine, make_sessionmaker
 from .events import EventPublisher
 from .logs import configure_logging
 from .metrics import PrometheusMiddleware, start_metrics_server
@@ -64,6 +64,7 @@ def create_app(
     app.state.engine = engine
     app.state.probe_engine = probe_engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.database_slots = make_database_slots(settings)
     app.state.publisher = None  # set by the lifespan
     app.state.token_verifier = token_verifier or (
         TokenVerifier(settings.auth) if settings.auth else None
