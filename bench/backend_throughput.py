@@ -103,7 +103,8 @@ def wrk(url: str, token: str, pid: int | None = None) -> tuple[float, float]:
         check=True,
     ).stdout
     spent = cpu_seconds(pid) - before if pid else 0.0
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    # A timed-out request is an error too: a stalled app must fail the bench, not lower a median.
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: ", out)
     if errors:
         raise RuntimeError(f"wrk saw errors:\n{out}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
