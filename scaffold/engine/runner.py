@@ -34,6 +34,7 @@ RUN_LABEL: Final = "io.scaffold.test-run"
 CA_FILE: Final = "/scaffold-ca-bundle.pem"  # where a run lends the test container the CA bundle
 CA_VARIABLES: Final = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS")
 POLL_S: Final = 1.0
+EXIT_RECORD_S: Final = 30.0  # how long a test container that the engine says stopped may take to be recorded as exited
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_S: Final = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -244,11 +245,10 @@ class ServiceRun:
         if ca_bundle is not None:
             container.put_archive("/", _single_file_tar(CA_FILE.lstrip("/"), ca_bundle.read_bytes()))
         container.start()
-        container.wait()
-        container.reload()
-        state = container.attrs["State"]
+        waited = container.wait()
+        exit_code = _exit_code(container, waited)
         output = _lines(container.logs(stdout=True, stderr=True))
-        return RunOutcome(int(state["ExitCode"]), output, tuple(d for d in self.hosts))
+        return RunOutcome(exit_code, output, tuple(d for d in self.hosts))
 
     def open(self) -> None:
         self.network = self.client.networks.create(self.prefix, labels=self.labels)
@@ -258,6 +258,25 @@ class ServiceRun:
             _quietly(lambda c=container: c.remove(force=True, v=True))
         if self.network is not None:
             _quietly(self.network.remove)
+
+
+def _exit_code(container: Any, waited: Mapping[str, Any]) -> int:
+    """The test container's exit code, which a failure must never lose: its record is read once
+    the engine says it has exited (Podman can answer the wait before it has recorded the exit
+    code, and the record says 0 until then), and a failure the wait itself reported counts too."""
+    deadline = time.monotonic() + EXIT_RECORD_S
+    while True:
+        container.reload()
+        state = container.attrs["State"]
+        if not state.get("Running") and state.get("Status") in ("exited", "stopped", "dead"):
+            recorded = int(state.get("ExitCode", 1))
+            break
+        if time.monotonic() > deadline:
+            recorded = 1  # never seen exited: not a pass
+            break
+        time.sleep(0.1)
+    reported = int(waited.get("StatusCode") or 0) if not waited.get("Error") else 1
+    return recorded or reported
 
 
 def _single_file_tar(name: str, content: bytes) -> bytes:
