@@ -366,9 +366,10 @@ def _quiet_copier() -> None:
 
     from copier import _main, _template
 
-    from scaffold import copier_memo
+    from scaffold import copier_memo, copier_reuse
 
     copier_memo.install(_CHECKED_OUT)
+    copier_reuse.install()
     get_repo = getattr(_template, "get_repo", None)
     sync = getattr(_main.Worker, "_sync_git_index_executable_bit", None)
     environment = _main.Worker.__dict__.get("jinja_env")

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import yaml
 from packaging.version import Version
 
-from scaffold import ecosystem_file
+from scaffold import copier_reuse, ecosystem_file
 from scaffold.errors import ScaffoldError
 from scaffold.model import TemplateRef
 from scaffold.templates import (
@@ -35,7 +35,7 @@ from scaffold.templates import (
     unsafe_features,
     with_template,
 )
-from scaffold.update import migrations
+from scaffold.update import migrations, unchanged
 from scaffold.update.merge import Conflict, ConflictStyle, Labels, MergeOutcome, merge_trees, set_aside
 from scaffold.update.snapshot import Entry, Tree, read_commit, read_directory, write_directory
 
@@ -235,8 +235,10 @@ def _plan(job: Job, scratch: Path) -> Plan:
         ran += migrations.run(selected, "before", scratch / "before", context)
         working = read_directory(scratch / "before")
         answers = _answers(working, old_answers_name)  # a before-migration may rename answers
-    base = _render(job.old_dir, scratch / "base", _public(answers), job.old.tag, job.trusted)
-    theirs = _render(job.new_dir, scratch / "theirs", {**_public(answers), **job.data}, job.new.tag, job.trusted)
+    with copier_reuse.recording(scratch / "base") as rendered:
+        base = _render(job.old_dir, scratch / "base", _public(answers), job.old.tag, job.trusted)
+    with copier_reuse.recording(scratch / "theirs", rendered, unchanged.between(job.old_dir, job.new_dir)):
+        theirs = _render(job.new_dir, scratch / "theirs", {**_public(answers), **job.data}, job.new.tag, job.trusted)
     record_source(scratch / "theirs" / answers_name, job.src_path, job.new.tag)
     new_answers = Entry(0o100644, (scratch / "theirs" / answers_name).read_bytes())
     for tree in (base, theirs, working):
