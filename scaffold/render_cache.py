@@ -21,6 +21,7 @@ import marshal
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from hashlib import sha1
 from pathlib import Path
 from types import CodeType
@@ -46,6 +47,9 @@ class Codes:
         self._entries: dict[str, tuple[str, bytes]] | None = None
         self._new: dict[str, tuple[str, bytes]] = {}
         self._loaded_codes: dict[tuple[str, str], CodeType] = {}  # unmarshalled once per process
+        self._environment: Any = None  # the one Jinja environment of this configuration in this process
+        self._loaded_in_render: set[str] = set()  # template names the current render has loaded
+        self._strings: dict[str, Any] = {}  # from_string source -> its Template, in that environment
 
     def _loaded(self) -> dict[str, tuple[str, bytes]]:
         if self._entries is None:
@@ -105,13 +109,44 @@ class Codes:
 
         return _Cache()
 
+    def environment(self, make: Callable[[], Any]) -> Any:
+        """The Jinja environment of this template configuration, made by `make` once per process.
+
+        Copier makes an environment per render, so Jinja's own template cache never served a second
+        service: every render read, resolved, checksummed and loaded every template again. Everything
+        copier puts in it depends on the template configuration only (loader root, extensions,
+        envops, its `to_json` filter and `pathjoin` global), which is what a `Codes` is per. The one
+        thing a render did get from a new environment is `{% yield %}`'s reset when it first loads
+        a template (copier relies on it between a path and its file): a template this render has not
+        loaded yet gets that reset, cached or not. Called once per render (copier's Worker keeps it).
+        """
+        if self._environment is None:
+            made = make()
+            made.bytecode_cache = self.bytecode_cache()
+            made.from_string = self.from_string(made)
+            load = made._load_template
+
+            def load_template(name: str, globals: Any) -> Any:
+                if name not in self._loaded_in_render:
+                    self._loaded_in_render.add(name)
+                    preprocessed(made, "")
+                return load(name, globals)
+
+            made._load_template = load_template
+            self._environment = made
+        self._loaded_in_render.clear()
+        return self._environment
+
     def from_string(self, environment: Any) -> Any:
         """`environment.from_string` compiling each distinct string once (as Jinja's own does, with
-        the code looked up first)."""
+        the code looked up first), and making its Template once per environment."""
 
         def from_string(source: Any, globals: Any = None, template_class: Any = None) -> Any:
             if not isinstance(source, str):
                 return type(environment).from_string(environment, source, globals, template_class)
+            if globals is None and template_class is None and source in self._strings:
+                preprocessed(environment, source)
+                return self._strings[source]
             checksum = sha1(source.encode("utf-8")).hexdigest()
             key = f"from_string:{checksum}"
             code = self.code(key, checksum)
@@ -121,7 +156,10 @@ class Codes:
             else:
                 preprocessed(environment, source)
             cls = template_class or environment.template_class
-            return cls.from_code(environment, code, environment.make_globals(globals), None)
+            made = cls.from_code(environment, code, environment.make_globals(globals), None)
+            if globals is None and template_class is None and environment is self._environment:
+                self._strings[source] = made
+            return made
 
         return from_string
 

@@ -384,12 +384,10 @@ def _quiet_copier() -> None:
             sync(worker, dst_relpath, src_mode)
 
     def compiled_once(worker: Any) -> Any:
-        made = environment.func(worker)
         codes = _CODES.get(str(Path(worker.template.local_abspath).resolve()))
-        if codes is not None:
-            made.bytecode_cache = codes.bytecode_cache()
-            made.from_string = codes.from_string(made)
-        return made
+        if codes is None:
+            return environment.func(worker)
+        return codes.environment(lambda: environment.func(worker))
 
     cached_environment = functools.cached_property(compiled_once)
     cached_environment.__set_name__(_main.Worker, "jinja_env")
