@@ -15,7 +15,7 @@ import yaml
 
 from tests.helpers import TEMPLATES, diff, render_template, scaffold, snapshot
 from tests.test_update_sources import copier_update
-from tests.update_helpers import COPIER_YML, FILES, TemplateRepo, commit_all, git, meta_project
+from tests.update_helpers import COPIER_YML, FILES, TemplateRepo, commit_all, git, meta_project, own_repository
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,11 +33,7 @@ def test_an_owned_file_is_never_changed_by_an_update_and_copier_agrees(tmp_path:
     template = TemplateRepo(tmp_path / "template", files)
     template.release("1.0.0")
     root = meta_project(tmp_path, template, "orders")
-    service = root / "services" / "orders"
-    git(root, "rm", "-r", "--cached", "--quiet", "services/orders")
-    (root / ".gitignore").write_text((root / ".gitignore").read_text() + "services/orders/\n")
-    commit_all(root, "orders has its own repository")
-    git(service, "init", "--quiet", "--initial-branch=main")
+    service = own_repository(root, "orders")
     (service / "data" / "seed.json").write_text("[1, 42]\n")  # edited here
     (service / "data" / "more.json").unlink()  # deleted here
     commit_all(service, "orders' own data")

@@ -18,7 +18,7 @@ from scaffold import copier_reuse
 from scaffold.templates import copy_from
 from scaffold.update.unchanged import Unchanged
 from tests.helpers import diff, scaffold, snapshot
-from tests.update_helpers import FILES, TemplateRepo, commit_all, git, meta_project
+from tests.update_helpers import FILES, TemplateRepo, commit_all, git, meta_project, own_repository
 
 COPIER = str(Path(sys.executable).with_name("copier"))
 
@@ -42,11 +42,7 @@ def _updated_by_scaffold_and_by_copier(
     template = TemplateRepo(tmp_path / "platform-templates", PARTS)
     template.release("1.0.0")
     root = meta_project(tmp_path, template, "orders")
-    service = root / "services" / "orders"
-    git(root, "rm", "-r", "--cached", "--quiet", "services/orders")
-    (root / ".gitignore").write_text((root / ".gitignore").read_text() + "services/orders/\n")
-    commit_all(root, "orders has its own repository")
-    git(service, "init", "--quiet", "--initial-branch=main")
+    service = own_repository(root, "orders")
     for name, old, new in (("app.py", "return a + b", "return a + b  # ours"), ("config.ini", "[service]", "[ours]")):
         path = service / name
         path.write_text(path.read_text().replace(old, new))

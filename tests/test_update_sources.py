@@ -28,6 +28,7 @@ from tests.update_helpers import (
     git,
     meta_project,
     newer_scaffold,
+    own_repository,
     run_scaffold,
     status,
 )
@@ -46,12 +47,8 @@ def test_10_a_service_in_its_own_repository_updates_by_scaffold_and_by_plain_cop
     template = TemplateRepo(tmp_path / "platform-templates")
     template.release("1.0.0")
     root = meta_project(tmp_path, template, "orders")
-    service = root / "services" / "orders"
     # orders moves into a repository of its own, still registered in ecosystem.yaml by its path.
-    git(root, "rm", "-r", "--cached", "--quiet", "services/orders")
-    (root / ".gitignore").write_text((root / ".gitignore").read_text() + "services/orders/\n")
-    commit_all(root, "orders has its own repository")
-    git(service, "init", "--quiet", "--initial-branch=main")
+    service = own_repository(root, "orders")
     app = service / "app.py"
     app.write_text(app.read_text().replace("return a + b", "return a + b  # ours"))
     commit_all(service, "orders, with our edit")

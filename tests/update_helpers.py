@@ -195,6 +195,17 @@ def meta_project(parent: Path, template: TemplateRepo | None, *services: str, tr
     return root
 
 
+def own_repository(root: Path, name: str) -> Path:
+    """Move service `name` of the meta-project `root` into a git repository of its own (still
+    registered by its path, ignored by the meta-project): its directory, with nothing committed yet."""
+    git(root, "rm", "-r", "--cached", "--quiet", f"services/{name}")
+    (root / ".gitignore").write_text((root / ".gitignore").read_text() + f"services/{name}/\n")
+    commit_all(root, f"{name} has its own repository")
+    service = root / "services" / name
+    git(service, "init", "--quiet", "--initial-branch=main")
+    return service
+
+
 def copy_tree(source: Path, target: Path) -> Path:
     shutil.copytree(source, target, symlinks=True)
     return target
