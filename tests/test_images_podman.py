@@ -23,11 +23,12 @@ from typing import Any
 
 import pytest
 
-from scaffold import ecosystem_file, images_file
+from scaffold import ecosystem_file, images_file, mirrors
 from scaffold.engine.builders import ApiBuilder, BuildRequest
 from scaffold.engine.connection import Engine
 from scaffold.engine.runner import ServiceRun, run_spec
 from scaffold.prerequisites import FoundEngine, find_compose
+from scaffold.wiring import gateway_auth
 from scaffold.wiring.compose import compose_model
 from tests import chart_checks
 from tests.engines import Podman, podman_service
@@ -238,6 +239,63 @@ def test_runtime_images_run_with_the_charts_security_settings_and_answer_their_p
                 _until_ok(f"http://127.0.0.1:{published[ports['metrics']]}/metrics", app)
         finally:
             run.close()
+
+
+def test_the_gateway_token_verifier_image_builds_through_the_mirrors_and_is_healthy_as_compose_runs_it(
+    shop: Path, podman: Podman, client: Any, tmp_path: Path
+) -> None:
+    """gateway/auth/ as compose builds it (its build arguments and secret from compose_model), then
+    run with compose's settings: read-only, no capabilities, its own keys; both health checks pass
+    and it serves its keys."""
+    project = copy_project(shop, tmp_path / "shop")
+    with (project / "ecosystem.yaml").open("a") as text:
+        text.write(
+            "auth:\n  issuer: https://sso.example.com/realms/shop\n  audience: shop-api\n"
+            "  jwks_url: https://sso.example.com/realms/shop/certs\n"
+        )
+    scaffold("sync", cwd=project)
+    spec = compose_model(ecosystem_file.load(project).model)["services"][gateway_auth.SERVICE]
+    build = spec["build"]
+    secrets_ = {s["source"] if isinstance(s, dict) else s for s in build.get("secrets") or []}
+    assert secrets_ == {mirrors.CA_SECRET}
+    builder = ApiBuilder(Engine(FoundEngine(podman.url, {}, from_environment=False)))
+    request = BuildRequest(
+        project / build["context"].removeprefix("./"),
+        "",
+        "localhost/shop/gateway-auth:test",
+        {k: str(v) for k, v in build["args"].items()},
+        {mirrors.CA_SECRET: project / "certs" / "ca.pem"},
+    )
+    outcome = builder.build(request)
+    assert outcome.image_id, "\n".join(outcome.log[-60:]) + str(outcome.error)
+    port = free_port()
+    run = ServiceRun(client, "verifier", gateway_auth.SERVICE)
+    try:
+        run.open()
+        verifier = run.create(
+            gateway_auth.SERVICE,
+            outcome.image_id,
+            environment=spec["environment"],
+            ports={f"{gateway_auth.PORT}/tcp": ("127.0.0.1", port)},
+            read_only=spec["read_only"],
+            tmpfs={path: "" for path in spec["tmpfs"]},
+            cap_drop=spec["cap_drop"],
+            security_opt=["no-new-privileges"],
+        )
+        verifier.start()
+        _until_ok(f"http://127.0.0.1:{port}/jwks", verifier)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/jwks", timeout=5) as response:
+            assert [key["kty"] for key in json.load(response)["keys"]] == ["RSA"]
+        healthcheck = [*podman.cli, "healthcheck", "run", verifier.id]
+        proc = subprocess.run(healthcheck, env=podman.env, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, f"HEALTHCHECK failed: {proc.stdout}{proc.stderr}"
+        test = spec["healthcheck"]["test"]
+        assert test[0] == "CMD-SHELL"
+        result = verifier.exec_run(["/bin/sh", "-c", test[1]])
+        assert result.exit_code == 0, f"compose health check failed: {result.output!r}"
+        assert verifier.attrs["Config"]["User"] == f"{gateway_auth.UID}:{gateway_auth.UID}"
+    finally:
+        run.close()
 
 
 def test_a_failing_test_fails_scaffold_test_and_its_output_is_shown(

@@ -117,14 +117,18 @@ def dockerfile() -> str:
 ARG IMAGE_MIRROR=docker.io
 FROM ${{IMAGE_MIRROR}}/library/{BASE_IMAGE}
 ARG PIP_INDEX_URL=""
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \\
+    PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 COPY requirements.txt ./
 # The lock is the packages' whole closure (--no-deps); pip's cache is a cache mount, never in a layer.
+# A venv, as in the services' images: a base whose Python is the distribution's refuses packages
+# installed beside its own (PEP 668).
 # hadolint ignore=DL3042
 RUN --mount=type=secret,id=ca-bundle,required=false \\
     --mount=type=cache,target=/root/.cache/pip \\
     if [ -s /run/secrets/ca-bundle ]; then export PIP_CERT=/run/secrets/ca-bundle; fi \\
+    && python -m venv /opt/venv \\
     && pip install --no-deps --require-hashes -r requirements.txt
 USER {UID}:{UID}
 EXPOSE {PORT}
