@@ -99,8 +99,9 @@ standin-images: install system-packages
 examples: install
 	$(BIN)/python -m tests.make_examples examples
 
-## vendor-assets: re-vendor the gateway's Swagger UI from npm at the version and integrity of
-## scaffold/vendor/swagger-ui/PIN.json (ARGS="VERSION INTEGRITY" moves the pin); then `make examples`
+## vendor-assets: re-vendor Swagger UI (every backend's /docs and the gateway's /api/docs) from npm at
+## the version and integrity of templates/backend/src/{{ package }}/swagger_ui/PIN.json
+## (ARGS="VERSION INTEGRITY" moves the pin); then `make examples`
 vendor-assets: install
 	$(BIN)/python -m tests.vendor_assets $(ARGS)
 

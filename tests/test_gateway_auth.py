@@ -421,7 +421,16 @@ def test_a_protected_route_needs_a_valid_token(gateway: Gateway) -> None:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("path", ["/api/orders/docs", "/api/orders/openapi.json", "/api/inventory/livez"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/orders/docs",
+        "/api/orders/docs/assets/swagger-ui-bundle.js",
+        "/api/orders/docs/oauth2-redirect",
+        "/api/orders/openapi.json",
+        "/api/inventory/livez",
+    ],
+)
 def test_api_documents_and_probes_stay_public(gateway: Gateway, path: str) -> None:
     status, _, body = call(f"{gateway.url}{path}")
     assert status == 200 and json.loads(body)["path"] == "/" + path.split("/", 3)[3]  # prefix stripped

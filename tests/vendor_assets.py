@@ -1,5 +1,6 @@
-"""Re-vendor the gateway's Swagger UI (`make vendor-assets`): `npm pack` of the version that
-scaffold/vendor/swagger-ui/PIN.json names, its tarball checked against the pinned integrity (the
+"""Re-vendor Swagger UI (`make vendor-assets`) in the backend template, where every backend's /docs
+and the gateway's /api/docs take it from (scaffold.wiring.api_docs.vendor_dir): `npm pack` of the
+version that its PIN.json names, its tarball checked against the pinned integrity (the
 registry's sha512), the listed files copied and their sha256 recorded. Generation never downloads:
 scaffold writes these files from the package (tests/test_api_docs.py checks them against the pin).
 
@@ -17,7 +18,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-VENDOR = Path(__file__).resolve().parent.parent / "scaffold" / "vendor" / "swagger-ui"
+from scaffold.wiring import api_docs
+
+VENDOR = Path(__file__).resolve().parent.parent / "templates" / api_docs.VENDOR_IN_TEMPLATES
 PIN = VENDOR / "PIN.json"
 
 

@@ -1,7 +1,8 @@
 """`gateway/api-docs/`: one API document of every backend, served by the gateway at `/api/docs`.
 
-The page is Swagger UI from scaffold's vendored copy of swagger-ui-dist (scaffold/vendor/, pinned
-with its npm integrity; no CDN, nothing downloaded when generating). Its script asks each routed
+The page is Swagger UI from the copy of swagger-ui-dist vendored in the backend template (VENDOR:
+each backend serves the same files at its own /docs; pinned with its npm integrity in PIN.json; no
+CDN, nothing downloaded when generating). Its script asks each routed
 backend for its live OpenAPI document through the gateway (`<route>/openapi.json`) and merges them
 into one: every path under its route (so "Try it out" calls go through the gateway, with the
 token given once in *Authorize*), operations tagged with their service, components kept once when
@@ -23,7 +24,9 @@ from scaffold.wiring.files import DerivedFile
 
 DIRECTORY: Final = "gateway/api-docs"
 MOUNT: Final = "/etc/nginx/api-docs"  # where the compose gateway sees DIRECTORY
-VENDOR: Final = Path(__file__).resolve().parent.parent / "vendor" / "swagger-ui"
+# The one vendored copy, inside scaffold's built-in backend template (copied verbatim into every
+# backend: no templates suffix); the gateway's page takes its files from there.
+VENDOR_IN_TEMPLATES: Final = Path("backend", "src", "{{ package }}", "swagger_ui")
 # The vendored files the page loads (and their licence), written as they are.
 ASSETS: Final = (
     "swagger-ui-bundle.js",
@@ -136,9 +139,16 @@ window.addEventListener("load", async () => {{
 
 
 @cache
+def vendor_dir() -> Path:
+    from scaffold.templates import builtin_templates_dir
+
+    return builtin_templates_dir() / VENDOR_IN_TEMPLATES
+
+
+@cache
 def _asset(name: str) -> bytes:
     """A vendored file as scaffold ships it (read once per process: 2 MB)."""
-    return (VENDOR / name).read_bytes()
+    return (vendor_dir() / name).read_bytes()
 
 
 def derive(ecosystem: Ecosystem) -> list[DerivedFile]:

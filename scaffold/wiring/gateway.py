@@ -25,8 +25,10 @@ OTLP_TRACES_PATH = "/v1/traces"
 BROWSER_TRACES_MAX_BODY = "1m"
 BROWSER_TRACES_RATE = "10r/s"
 BROWSER_TRACES_BURST = 20
-# A backend's paths that stay public when its API takes tokens: its API document and probes.
-PUBLIC_PATHS = ("/docs", "/docs/oauth2-redirect", "/openapi.json", "/livez", "/readyz")
+# A backend's paths that stay public when its API takes tokens: its API document and probes
+# (exact), and everything under /docs/ (its page's assets and OAuth2 redirect page).
+PUBLIC_PATHS = ("/docs", "/openapi.json", "/livez", "/readyz")
+PUBLIC_PREFIXES = ("/docs/",)
 TOKEN_CHECK = "/_token_check"  # nginx's internal subrequest to the verifier
 # The gateway's own 401 (RFC 9457 problem), as the backends answer it; WWW-Authenticate is the verifier's.
 UNAUTHORIZED = json.dumps(
@@ -138,10 +140,10 @@ def _backend_locations(ecosystem: Ecosystem, service: Service, prefix: str) -> s
         }}"""
     public = "".join(
         f"""
-        location = {prefix}{path} {{
+        location {"" if path.endswith("/") else "= "}{prefix}{path} {{
             proxy_pass {upstream}{path};
         }}"""
-        for path in PUBLIC_PATHS
+        for path in (*PUBLIC_PATHS, *PUBLIC_PREFIXES)
     )
     return f"""
         # {service.name}: its API takes a bearer token; its API document and probes are public.

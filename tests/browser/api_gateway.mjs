@@ -7,7 +7,12 @@
 //   1. log in through the local development issuer's page (/auth/login) and read the token;
 //   2. from the page, call a backend through the gateway without the token, then with it;
 //   3. open the one API document (/api/docs/), give the token in Swagger UI's Authorize dialog,
-//      and try a call from it ("Try it out", "Execute").
+//      and try a call from it ("Try it out", "Execute");
+//   4. open each backend's own API document through the gateway (DOCS_PATHS, e.g.
+//      /api/orders/docs), at DOCS_HOST: a name that is not loopback's (Chromium maps it to
+//      127.0.0.1), as a user's browser sees a deployed gateway, and read the operations it shows.
+// Every request the browser makes is recorded by origin (scheme, host and port): none may leave
+// the gateway.
 // GATEWAY_URL is the gateway; API_PATH the operation to call (e.g. /api/orders/items), the one the
 // frontend lists its items with.
 // The last line printed is a JSON summary.
@@ -15,14 +20,26 @@ import { chromium } from "playwright-core";
 
 const GATEWAY = process.env.GATEWAY_URL.replace(/\/$/, "");
 const API_PATH = process.env.API_PATH;
+const DOCS_PATHS = process.env.DOCS_PATHS.split(",");
+const DOCS_HOST = process.env.DOCS_HOST;
 const TIMEOUT_MS = 20_000;
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-sync",
+    `--host-resolver-rules=MAP ${DOCS_HOST} 127.0.0.1`,
+  ],
 });
 const summary = { problems: [] };
 const page = await browser.newPage();
+// The origins each step asked: steps 0 to 3 as "pages", then each backend's document by its path.
+const origins = {};
+let step = "pages";
 try {
   page.setDefaultTimeout(TIMEOUT_MS);
   page.on("pageerror", (error) => summary.problems.push(`page error: ${error.message}`));
@@ -37,6 +54,7 @@ try {
     if (response.status() >= 400) summary.refused.push([response.status(), new URL(response.url()).pathname]);
   });
   page.on("requestfailed", (request) => summary.problems.push(`failed: ${request.url()}`));
+  page.on("request", (request) => (origins[step] ??= new Set()).add(new URL(request.url()).origin));
 
   // 0. The generated frontend logs in, and calls the API with its token.
   const apiCalls = [];
@@ -131,11 +149,34 @@ try {
   };
   await operation.locator(".live-responses-table tr.response .response-col_status").first().waitFor();
   summary.shownStatus = (await operation.locator(".live-responses-table tr.response .response-col_status").first().innerText()).trim();
+
+  // 4. Each backend's own API document, through the gateway, at a name that is not loopback's.
+  const docsOrigin = `${new URL(GATEWAY).protocol}//${DOCS_HOST}:${new URL(GATEWAY).port}`;
+  summary.backendDocs = {};
+  for (const path of DOCS_PATHS) {
+    step = path;
+    await page.goto(`${docsOrigin}${path}`);
+    await page.locator(".opblock .opblock-summary-path").first().waitFor();
+    await page.waitForLoadState("networkidle");
+    summary.backendDocs[path] = {
+      title: (await page.locator(".information-container .title").first().innerText()).trim(),
+      operations: await page
+        .locator(".opblock")
+        .evaluateAll((blocks) =>
+          blocks.map(
+            (b) =>
+              `${b.querySelector(".opblock-summary-method").textContent.trim()} ` +
+              b.querySelector(".opblock-summary-path").getAttribute("data-path"),
+          ),
+        ),
+    };
+  }
 } catch (error) {
   summary.error = String(error);
   summary.at = { url: page.url(), text: await page.locator("body").innerText().catch(() => "") };
   process.exitCode = 1;
 } finally {
   await browser.close();
+  summary.origins = Object.fromEntries(Object.entries(origins).map(([name, seen]) => [name, [...seen]]));
 }
 console.log(JSON.stringify(summary));

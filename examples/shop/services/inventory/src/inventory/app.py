@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from . import SERVICE_NAME, __version__, auth, health, items, problems
+from . import SERVICE_NAME, __version__, auth, docs, health, items, problems
 from .db import make_database_slots, make_engine, make_probe_engine, make_sessionmaker
 from .events import EventPublisher
 from .logs import configure_logging
@@ -59,6 +59,9 @@ def create_app(
         title=SERVICE_NAME,
         version=__version__,
         lifespan=lifespan,
+        # /docs is docs.py's (Swagger UI served by this service, no CDN); no ReDoc page.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -74,6 +77,7 @@ def create_app(
     if settings.root_path:
         app.add_middleware(RootPath, root_path=settings.root_path)
     app.include_router(health.router)
+    docs.install(app)
     app.include_router(
         items.router, dependencies=[Depends(auth.require_token)], responses=auth.RESPONSES
     )

@@ -58,7 +58,16 @@ def test_a_valid_token_reaches_the_route(protected: TestClient, issuer: Issuer) 
     assert response.status_code == 503  # past the token: the (unreachable) database answers
 
 
-@pytest.mark.parametrize("path", ["/livez", "/docs", "/openapi.json"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/livez",
+        "/docs",
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/oauth2-redirect",
+        "/openapi.json",
+    ],
+)
 def test_probes_and_the_api_document_are_public(protected: TestClient, path: str) -> None:
     assert protected.get(path).status_code == 200
 
