@@ -45,8 +45,8 @@ pytestmark = pytest.mark.e2e
 
 SCRIPT = Path(__file__).resolve().parent / "browser" / "api_gateway.mjs"
 BACKENDS = ("orders", "inventory")
-# The gateway's name in step 4 (Chromium resolves it to 127.0.0.1): Swagger UI treats loopback
-# addresses specially (no online validator badge), a deployed gateway's name it does not.
+# The gateway's name in step 4 (Chromium resolves it to 127.0.0.1), as a deployed gateway's: Swagger
+# UI treats documents on loopback addresses apart (it never offers them to its online validator).
 DOCS_HOST = "gateway.shop.test"
 FRONTEND = "web"
 AUTH = (
@@ -245,7 +245,7 @@ def test_log_in_through_the_frontend_call_through_the_gateway_and_try_a_call_fro
     assert summary["shownStatus"] == "200"
     # Each backend's own page, through the gateway at a name that is not loopback's, shows its
     # operations (Swagger UI ran) and asked nothing of any origin but the gateway's: no CDN, no
-    # favicon elsewhere, no online validator.
+    # favicon elsewhere.
     gateway_origin, docs_origin = f"http://127.0.0.1:{gateway_port}", f"http://{DOCS_HOST}:{gateway_port}"
     for name in BACKENDS:
         shown = summary["backendDocs"][f"/api/{name}/docs"]

@@ -6,8 +6,7 @@ that reach only the ecosystem, and shows nothing a third party could change.
 
 Every address on the page starts with the request's root_path (ROOT_PATH, root_path.py), as
 FastAPI's page does for the document: behind the gateway's prefix the page, its assets and its
-document all come through the gateway. The online validator badge is off (it would send the
-document's address to validator.swagger.io). ReDoc is not served: its page loads its script and
+document all come through the gateway. ReDoc is not served: its page loads its script and
 fonts from CDNs, and one page per API is enough. Like the probes, all of it stays public (auth.py).
 """
 
@@ -52,7 +51,6 @@ def install(app: FastAPI) -> None:
             swagger_css_url=f"{root_path}{ASSETS_PATH}/swagger-ui.css",
             swagger_favicon_url=NO_FAVICON,
             oauth2_redirect_url=f"{root_path}{OAUTH2_REDIRECT_PATH}",
-            swagger_ui_parameters={"validatorUrl": None},
         )
 
     @app.get(OAUTH2_REDIRECT_PATH, include_in_schema=False)
