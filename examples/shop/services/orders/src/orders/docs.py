@@ -35,7 +35,7 @@ def install(app: FastAPI) -> None:
     """
     files = {path.name: path for path in ASSETS.iterdir() if path.is_file()}
 
-    @app.get(f"{ASSETS_PATH}/{{name}}", include_in_schema=False)
+    @app.get(ASSETS_PATH + "/{name}", include_in_schema=False)
     async def asset(name: str) -> FileResponse:
         if name not in files:
             raise HTTPException(status_code=404)
