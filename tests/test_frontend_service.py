@@ -246,7 +246,7 @@ def test_dockerfile_stages(service: Path) -> None:
     assert any(line.startswith("RUN ") and line.endswith("npm ci --no-audit") for line in stages["deps"])
     assert 'CMD ["bash", "scripts/check.sh"]' in stages["test"]
     assert stages["test"][-1] == "COPY . ."
-    assert "RUN npx --no-install vite build" in stages["build"]
+    assert "RUN ./node_modules/.bin/vite build" in stages["build"]
 
     runtime = stages["runtime"]
     image = runtime[0].split()[1]
