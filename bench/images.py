@@ -2,7 +2,8 @@
 measured side by side with hyperfine (goal: the warm rebuild at most 15% of the cold build), and
 each image's size over its base image.
 
-    .venv/bin/python -m bench.images      (`make bench-images`; BENCH_RUNS=3 by default)
+    .venv/bin/python -m bench.images      (`make bench-images`; BENCH_RUNS=3 by default;
+                                           BENCH_KINDS=frontend,worker measures only those kinds)
 
 The engine is Podman's Docker API with storage of its own, the base images the stand-ins of the
 image tests (tests/standins) behind the image mirror, packages from PyPI and npm with the
@@ -32,6 +33,7 @@ from tests.standins import mirror_registry
 REPO: Final = Path(__file__).resolve().parent.parent
 OUT: Final = REPO / "build" / "bench"
 RUNS: Final = int(os.environ.get("BENCH_RUNS", "3"))
+KINDS: Final = [k for k in os.environ.get("BENCH_KINDS", "backend,worker,frontend").split(",") if k]
 GOAL: Final = 0.15
 # the file a developer edits, per kind (relative to the service), and the line appended to it
 EDITED: Final = {"backend": "src/orders/items.py", "worker": "src/fulfilment/handlers.py", "frontend": "src/App.tsx"}
@@ -68,6 +70,8 @@ def main() -> None:
             subprocess.run([*scaffold, "--jobs", "1"], env=env, check=True, capture_output=True)
             sizes: dict[str, Any] = {}
             for name, kind in SERVICES.items():
+                if kind not in KINDS:
+                    continue
                 repository = f"{registry}/shop/{name}"
                 env_file = work / f"env-{kind}.sh"
                 env_file.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
@@ -121,7 +125,7 @@ def _sizes(podman: list[str], env: dict[str, str], repository: str, base: str) -
 
 def summary() -> None:
     print()
-    for kind in ("backend", "worker", "frontend"):
+    for kind in KINDS:
         path = OUT / f"images-{kind}.json"
         if not path.is_file():
             continue
