@@ -275,7 +275,9 @@ def _exit_code(container: Any, waited: Mapping[str, Any]) -> int:
             recorded = 1  # never seen exited: not a pass
             break
         time.sleep(0.1)
-    reported = int(waited.get("StatusCode") or 0) if not waited.get("Error") else 1
+    # Podman answers every wait with an "Error" object, its "Message" empty when nothing failed.
+    failed_wait = bool((waited.get("Error") or {}).get("Message"))
+    reported = 1 if failed_wait else int(waited.get("StatusCode") or 0)
     return recorded or reported
 
 
