@@ -24,8 +24,9 @@ test) gets the real package. What copier holds then:
   as questionary does; `unsafe_prompt` turns pending choices into questionary's before questionary
   sees them. Once questionary is loaded, `Choice` returns questionary's own.
 
-If a copier release imports any other name from these modules, the stand-ins cannot provide it:
-copier is then imported again the usual way, its whole stack with it. Only the time is lost.
+If a copier release imports any other name from these modules (or uses one at import time), the
+stand-ins cannot provide it: copier is then imported again the usual way, its whole stack with it.
+Only the time is lost.
 tests/test_copier_prompts.py proves the render path does not load the stack and that copier still
 asks its questions through the real one.
 """
@@ -72,8 +73,8 @@ def import_copier() -> None:
         import copier
 
         return
-    except ImportError:
-        _forget("copier")  # a copier that needs another name: imported again below, the usual way
+    except Exception:  # noqa: BLE001 - a copier that needs more of a stand-in: imported again below, as usual
+        _forget("copier")
     finally:
         for name, module in placed.items():
             if sys.modules.get(name) is module:

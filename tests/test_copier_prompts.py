@@ -82,6 +82,27 @@ def test_the_render_process_has_copier_imported_without_the_questionnaire_stack(
     assert json.loads((tmp_path / "report.json").read_text()) == {"copier": True, "deferred": []}
 
 
+def test_a_copier_that_needs_a_name_no_stand_in_has_is_imported_the_usual_way(tmp_path: Path) -> None:
+    (tmp_path / "template").mkdir()
+    (tmp_path / "template" / "copier.yml").write_text("flavour:\n  type: str\n  choices: [vanilla, lemon]\n")
+    (tmp_path / "template" / "out.txt.jinja").write_text("{{ flavour }}\n")
+    real = _python(
+        """
+        import sys
+        from scaffold import copier_prompts
+        copier_prompts._STAND_INS = {**copier_prompts._STAND_INS, "questionary": ("confirm",)}  # no unsafe_prompt
+        copier_prompts.import_copier()
+        import copier, questionary
+        copier.run_copy(sys.argv[1], sys.argv[2], data={"flavour": "lemon"}, defaults=True, quiet=True)
+        print(copier._main.unsafe_prompt is questionary.unsafe_prompt)
+        """,
+        str(tmp_path / "template"),
+        str(tmp_path / "out"),
+    )
+    assert real.strip() == "True"
+    assert (tmp_path / "out" / "out.txt").read_text() == "lemon\n"
+
+
 def test_without_the_deferred_import_copier_loads_the_questionnaire_stack() -> None:
     """What the test above would see without copier_prompts: the check can fail."""
     loaded = _python(
