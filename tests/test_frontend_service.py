@@ -256,7 +256,7 @@ def test_dockerfile_stages(service: Path) -> None:
     assert "COPY --from=build /app/dist /srv/www" in runtime
     assert any(line.startswith("HEALTHCHECK ") and "/livez" in line for line in runtime)
     entrypoint = next(line for line in runtime if line.startswith("ENTRYPOINT "))
-    assert json.loads(entrypoint.removeprefix("ENTRYPOINT ")) == ["/bin/sh", "/usr/local/bin/frontend-entrypoint.sh"]
+    assert json.loads(entrypoint.removeprefix("ENTRYPOINT ")) == ["/bin/sh", "/etc/nginx/entrypoint.sh"]
     cmd = next(line for line in runtime if line.startswith("CMD "))
     assert json.loads(cmd.removeprefix("CMD ")) == ["nginx", "-e", "stderr", "-g", "daemon off;"]
     assert "EXPOSE 8080" in runtime
