@@ -206,3 +206,36 @@ def test_configuration_after_the_code_and_a_copied_venv_are_found(tmp_path: Path
         "stage runtime: USER after the code (line 8)",
         "stage runtime: copies /opt/venv out of deps (line 5); start FROM it",
     ]
+
+
+def local_state(service: Path) -> list[str]:
+    """One file for each pattern of the service's .gitignore (what the tools leave in a developer's
+    checkout), made there; their paths."""
+    made: list[str] = []
+    for line in (service / ".gitignore").read_text().splitlines():
+        pattern = line.strip()
+        if not pattern or pattern.startswith(("#", "!")):
+            continue
+        relative = pattern.strip("/").replace("*", "local")
+        path = service / relative / "local-file" if pattern.endswith("/") else service / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("local state\n")
+        made.append(path.relative_to(service).as_posix())
+    return made
+
+
+@pytest.mark.parametrize(("kind", "extra"), KINDS, ids=[k for k, _ in KINDS])
+def test_what_git_ignores_never_reaches_the_build_context(tmp_path: Path, kind: str, extra: dict[str, str]) -> None:
+    """Local state in the context would make the code's COPY miss the cache on every rebuild (and
+    could carry secrets such as .env into a layer)."""
+    import tarfile
+
+    from scaffold.engine.context import build_context
+
+    service = render_template(tmp_path / kind, kind=kind, name="orders", **extra)
+    made = local_state(service)
+    assert made, "the service's .gitignore ignores nothing"
+    with build_context(service, {}) as context, tarfile.open(fileobj=context) as tar:
+        sent = set(tar.getnames())
+    assert any(name.startswith("src/") for name in sent), f"the context holds no code: {sorted(sent)}"
+    assert sorted(p for p in made if p in sent) == []
