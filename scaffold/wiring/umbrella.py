@@ -55,7 +55,7 @@ SIZING: Final[dict[str, dict[str, Any]]] = {
 # request is one whole trace or none: all of them in test, where traffic is the tests'; a ratio in
 # production, where traffic is high and exporting every span costs throughput; half in staging,
 # the production mechanism at a share that still shows most requests. A failing request is kept
-# whatever the ratio (the backend's tracing.UnsampledErrors, the worker's tracing.ErrorTraces). Per
+# whatever the ratio (the backend's tracing.ServerSpans, the worker's tracing.ErrorTraces). Per
 # service, environments.<env>.values in ecosystem.yaml override it. docs/templates.md
 SAMPLING: Final[dict[str, dict[str, str]]] = {
     "test": {"sampler": "parentbased_always_on", "samplerArg": "1.0"},
