@@ -62,6 +62,10 @@ def create_app(
         # /docs is docs.py's (Swagger UI served by this service, no CDN); no ReDoc page.
         docs_url=None,
         redoc_url=None,
+        # Tracing is tracing.ServerSpans' (instrument_app): FastAPI's own telemetry would be a
+        # second layer on every request, and it computes a span's attributes before the
+        # sampler has decided whether anything is recorded.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -5,10 +5,11 @@
   service's name when neither sets it).
 - OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG: which traces are sampled (default
   parentbased_always_on; the chart sets each environment's: 100% in test, a ratio in production).
-  A request the sampler leaves out is not recorded: its span carries the trace context only (log
-  lines and the next services still get the trace id), and instrumentation is suppressed inside
-  it, so it costs next to nothing. Should it fail (a 5xx answer or an exception), UnsampledErrors
-  exports its server span afterwards, with the same trace and span ids, the time the request
+  The sampler decides before anything about a request is computed (ServerSpans). A request it
+  leaves out is not recorded: its span carries the trace context only (log lines and the next
+  services still get the trace id), and instrumentation is suppressed inside it, so it costs
+  next to nothing. Should it fail (a 5xx answer or an exception), ServerSpans exports its server
+  span afterwards, with the same trace and span ids, the time the request
   reached the app, its route, status and exception: no failing request is lost to sampling (its
   queries' spans are; docs/templates.md). `*always_off` samplers turn tracing off entirely.
 - OTEL_TRACES_EXPORTER: comma-separated `otlp` (default, OTLP over HTTP/protobuf, endpoint from
@@ -20,7 +21,8 @@
   stores them in the ecosystem's log store; `none` (the default here: the JSON lines on stdout are
   always written, and a cluster may collect those instead) sends nothing.
 - OTEL_PROPAGATORS: incoming context extraction (default tracecontext,baggage: W3C traceparent).
-- OTEL_PYTHON_FASTAPI_EXCLUDED_URLS: paths not traced (default: the probes).
+- OTEL_PYTHON_FASTAPI_EXCLUDED_URLS: paths not traced, comma-separated regular expressions searched
+  in the request's path (default: the probes).
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ import os
 import time
 import traceback
 from collections.abc import Mapping
+from typing import Any, cast
 
 from fastapi import FastAPI
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry._logs import set_logger_provider
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.asgi import asgi_getter, collect_request_attributes
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -65,6 +68,7 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.util.http import ExcludeList, parse_excluded_urls
 from opentelemetry.util.types import Attributes
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -75,7 +79,7 @@ DEFAULT_EXCLUDED_URLS = "livez,readyz"
 # The SDK allows one global tracer provider per process; app factories called again (tests,
 # reloads) reuse it.
 _provider: TracerProvider | None = None
-# The provider's exporting processors, which UnsampledErrors hands its after-the-fact spans to.
+# The provider's exporting processors, which ServerSpans hands its after-the-fact spans to.
 _exporting = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
 _log_provider: LoggerProvider | None = None
 _log_handler: logging.Handler | None = None
@@ -219,67 +223,115 @@ def configure_tracing(default_service_name: str) -> TracerProvider | None:
 def instrument_app(
     app: FastAPI, provider: TracerProvider, exporting: SpanProcessor = _exporting
 ) -> None:
-    """Server spans for every request except the excluded URLs; W3C context is extracted. The
+    """Server spans for every request except the excluded URLs, W3C context extracted; the
     failing requests the sampler left out are exported afterwards, through `exporting`."""
-    if keeps_errors():
-        app.add_middleware(UnsampledErrors, exporting=exporting, resource=provider.resource)
     excluded = os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS") or DEFAULT_EXCLUDED_URLS
-    FastAPIInstrumentor.instrument_app(
-        app,
-        tracer_provider=provider,
-        excluded_urls=excluded,
-        # One internal span per ASGI message (request body, response start, response body)
-        # would triple the spans of every request and tell nothing the server span does not.
-        exclude_spans=["receive", "send"],
+    app.add_middleware(
+        ServerSpans,
+        tracer=provider.get_tracer(__name__),
+        excluded=parse_excluded_urls(excluded),
+        exporting=exporting if keeps_errors() else None,
+        resource=provider.resource,
     )
 
 
 SCOPE = InstrumentationScope(__name__)
 
 
-class UnsampledErrors:
-    """Pure ASGI middleware inside the server span. A request the sampler left out runs with
-    instrumentation suppressed (its span is not recorded, so the query spans and their attributes
-    would be work for nothing); when it fails, a 5xx answer or an exception, its server span is
-    made afterwards and handed to `exporting`, marked sampled, so no failing request is lost."""
+class ServerSpans:
+    """Pure ASGI middleware: one server span per request, named and attributed as
+    OpenTelemetry's ASGI instrumentation names them (`GET /items/{item_id}`, http.method,
+    http.target, http.route, http.status_code...).
 
-    def __init__(self, app: ASGIApp, exporting: SpanProcessor, resource: Resource) -> None:
+    The sampler decides first (it is given no request attributes: the parent-based and ratio
+    samplers read none). A request it leaves out is not recorded: its span carries the trace
+    context only (log lines and the next services still get the trace id), no attribute is
+    computed, and instrumentation is suppressed inside it, so it costs next to nothing. Should
+    it fail (a 5xx answer or an exception), its server span is made afterwards and handed to
+    `exporting`, marked sampled, with the same ids: no failing request is lost to sampling."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        tracer: trace.Tracer,
+        excluded: ExcludeList,
+        exporting: SpanProcessor | None,
+        resource: Resource,
+    ) -> None:
         self.app = app
+        self.tracer = tracer
+        self.excluded = excluded
         self.exporting = exporting
         self.resource = resource
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        span_context = trace.get_current_span().get_span_context()
-        if scope["type"] != "http" or not span_context.is_valid or span_context.trace_flags.sampled:
+        if scope["type"] != "http" or self.excluded.url_disabled(scope["path"]):
             await self.app(scope, receive, send)
             return
+        parent = propagate.extract(_carrier(scope), getter=asgi_getter)
+        method = str(scope["method"])
         started = time.time_ns()
+        span = self.tracer.start_span(
+            method, context=parent, kind=SpanKind.SERVER, start_time=started
+        )
         response = ResponseStatus(send)
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        try:
+            if span.is_recording():
+                await self.traced(span, scope, receive, response)
+            else:
+                await self.untraced(span, started, scope, receive, response)
+        finally:
+            otel_context.detach(token)
+
+    async def traced(
+        self, span: trace.Span, scope: Scope, receive: Receive, response: ResponseStatus
+    ) -> None:
+        span.set_attributes(collect_request_attributes(scope))  # type: ignore[no-untyped-call]
+        try:
+            await self.app(scope, receive, response)
+        except Exception as error:
+            span.record_exception(error)
+            raise
+        finally:
+            attributes, name = _outcome(scope, response.status)
+            span.set_attributes(attributes)
+            span.update_name(name)
+            if response.status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            span.end()
+
+    async def untraced(
+        self,
+        span: trace.Span,
+        started: int,
+        scope: Scope,
+        receive: Receive,
+        response: ResponseStatus,
+    ) -> None:
         try:
             with suppress_instrumentation():
                 await self.app(scope, receive, response)
         except Exception as error:
-            self.keep(scope, span_context, started, response.status, error)
+            self.keep(scope, span, started, response.status, error)
             raise
         if response.status >= 500:
-            self.keep(scope, span_context, started, response.status, None)
+            self.keep(scope, span, started, response.status, None)
 
     def keep(
         self,
         scope: Scope,
-        span_context: SpanContext,
+        span: trace.Span,
         started: int,
         status: int,
         error: Exception | None,
     ) -> None:
+        if self.exporting is None:
+            return
         ended = time.time_ns()
-        method = str(scope["method"])
-        route = route_template(scope)
-        # The attributes the instrumentation gives its server spans, under the same names.
-        attributes = dict(collect_request_attributes(scope))  # type: ignore[no-untyped-call]
-        attributes["http.status_code"] = status
-        if route != UNMATCHED_ROUTE:
-            attributes["http.route"] = route
+        span_context = span.get_span_context()
+        attributes, name = _outcome(scope, status)
+        attributes = {**collect_request_attributes(scope), **attributes}  # type: ignore[no-untyped-call]
         events = []
         if error is not None:
             exception: Attributes = {
@@ -288,7 +340,7 @@ class UnsampledErrors:
                 "exception.stacktrace": "".join(traceback.format_exception(error)),
             }
             events.append(Event("exception", exception, ended))
-        parent = trace.get_current_span(propagate.extract(dict(scope), getter=asgi_getter))
+        parent = trace.get_current_span(propagate.extract(_carrier(scope), getter=asgi_getter))
         parent_context = parent.get_span_context()
         kept = SpanContext(
             span_context.trace_id,
@@ -299,7 +351,7 @@ class UnsampledErrors:
         )
         self.exporting.on_end(
             ReadableSpan(
-                name=f"{method} {route}" if route != UNMATCHED_ROUTE else method,
+                name=name,
                 context=kept,
                 parent=parent_context if parent_context.is_valid else None,
                 resource=self.resource,
@@ -312,3 +364,19 @@ class UnsampledErrors:
                 instrumentation_scope=SCOPE,
             )
         )
+
+
+def _carrier(scope: Scope) -> dict[str, Any]:
+    # The ASGI getter reads the scope's headers; it is typed for dicts, and a scope is one.
+    return cast("dict[str, Any]", scope)
+
+
+def _outcome(scope: Scope, status: int) -> tuple[dict[str, str | int], str]:
+    """The attributes a request's answer gives its span, and the span's name."""
+    method = str(scope["method"])
+    route = route_template(scope)
+    attributes: dict[str, str | int] = {"http.status_code": status}
+    if route == UNMATCHED_ROUTE:
+        return attributes, method
+    attributes["http.route"] = route
+    return attributes, f"{method} {route}"

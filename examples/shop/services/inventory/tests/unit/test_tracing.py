@@ -4,6 +4,7 @@ import pytest
 from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from opentelemetry import trace
+from opentelemetry.instrumentation.asgi import collect_request_attributes
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -11,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, StatusCode
 
+from inventory import tracing
 from inventory.tracing import (
     check_otlp_protocol,
     exporter_names,
@@ -173,6 +175,33 @@ def test_a_sampled_request_is_exported_once_whether_it_fails_or_not() -> None:
     assert client.get("/boom/payment").status_code == 500
     names = [s.name for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
     assert names == ["GET /ok", "GET /boom/{part}"]
+
+
+def test_the_sampler_decides_before_a_request_s_attributes_are_computed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    computed: list[str] = []
+
+    def counted(scope: dict[str, object]) -> object:
+        computed.append(str(scope["path"]))
+        return collect_request_attributes(scope)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(tracing, "collect_request_attributes", counted)
+    unsampled, _ = _traced_app(NEVER)
+    assert unsampled.get("/ok").status_code == 200
+    assert computed == []  # nothing is computed for a span that is not recorded
+    sampled, exporter = _traced_app(ALWAYS_ON)
+    assert sampled.get("/ok?page=2", headers={"user-agent": "probe"}).status_code == 200
+    assert computed == ["/ok"]
+    [span] = exporter.get_finished_spans()
+    assert span.attributes is not None
+    # The attribute names of OpenTelemetry's ASGI instrumentation, as dashboards expect them.
+    assert span.attributes["http.method"] == "GET"
+    assert span.attributes["http.target"] == "/ok"
+    assert span.attributes["http.route"] == "/ok"
+    assert span.attributes["http.status_code"] == 200
+    assert span.attributes["http.user_agent"] == "probe"
+    assert span.status.status_code is StatusCode.UNSET
 
 
 def test_an_always_off_sampler_keeps_no_error_either(monkeypatch: pytest.MonkeyPatch) -> None:
