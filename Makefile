@@ -75,6 +75,7 @@ bench: install
 ## bench-all: also throughput of backend and worker, fleet update, check (about 20 minutes)
 bench-all: bench system-packages validators
 	$(BIN)/python -m bench.backend_throughput
+	$(BIN)/python -m bench.telemetry_layer
 	$(BIN)/python -m bench.worker_throughput
 	bash bench/update.sh
 	bash bench/check.sh
