@@ -152,18 +152,23 @@ def local_issuer(venv: Path, scratch: Path) -> Iterator[tuple[dict[str, str], st
             process.wait(timeout=30)
 
 
+def bench_backend(directory: Path) -> tuple[Path, Path]:
+    """The backend both backend benches measure, `orders`, rendered into `directory`, and its venv."""
+    project = directory / "orders"
+    copier.run_copy(
+        str(REPO / "templates"),
+        str(project),
+        data={"kind": "backend", "name": "orders", "ecosystem": "bench", "port": 8001},
+        defaults=True,
+        quiet=True,
+        unsafe=True,
+    )
+    return project, service_venv(project)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        project = Path(scratch) / "orders"
-        copier.run_copy(
-            str(REPO / "templates"),
-            str(project),
-            data={"kind": "backend", "name": "orders", "ecosystem": "bench", "port": 8001},
-            defaults=True,
-            quiet=True,
-            unsafe=True,
-        )
-        venv = service_venv(project)
+        project, venv = bench_backend(Path(scratch))
         with (
             postgres_server() as database_url,
             otlp_sink() as sink,

@@ -22,13 +22,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import copier
-
+from bench.backend_throughput import bench_backend
 from scaffold.wiring.umbrella import SAMPLING
 from tests.otlp_sink import otlp_sink
-from tests.service_venv import clean_env, service_venv
+from tests.service_venv import clean_env
 
-REPO = Path(__file__).resolve().parent.parent
 COUNT = int(os.environ.get("BENCH_COUNT", "2000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "15"))
 
@@ -78,16 +76,7 @@ print(f"{layer / count * 1e6:.1f} {line / count * 1e6:.1f}")
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch, otlp_sink() as sink:
-        project = Path(scratch) / "orders"
-        copier.run_copy(
-            str(REPO / "templates"),
-            str(project),
-            data={"kind": "backend", "name": "orders", "ecosystem": "bench", "port": 8001},
-            defaults=True,
-            quiet=True,
-            unsafe=True,
-        )
-        venv = service_venv(project)
+        project, venv = bench_backend(Path(scratch))
         (project / "harness.py").write_text(HARNESS)
         # The engine connects on first use, and the no-op route never uses it.
         base = clean_env(venv, DATABASE_URL="postgresql+psycopg://bench@127.0.0.1:9/bench", PYTHONPATH="src")
