@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from scaffold.checks import runner
+from scaffold import ecosystem_file
+from scaffold.checks import charts, runner
 from scaffold.checks.tools import CHECKOV_HINT, VALIDATE_EXTRA, Tools, discover
 from scaffold.errors import ExitCode
 from scaffold.model import ENVIRONMENT_NAMES, INFRASTRUCTURE, KINDS
@@ -291,6 +292,34 @@ def test_objects_rendered_twice_across_the_release_are_found(wired: Path) -> Non
         "[staging] Service/shop-orders in shop-staging is rendered by orders, orders",
         "[test] Service/shop-orders in shop-test is rendered by orders, orders",
     ]
+
+
+def test_a_broken_service_chart_is_reported_by_its_own_check_alone(wired: Path) -> None:
+    path = wired / "services/orders/chart/values.yaml"
+    path.write_text(path.read_text() + "broken: [unclosed\n")
+    code, report, _ = check(wired, "--no-checkov", "--no-cache")
+    assert code == CHECK_FAILED
+    assert failed(report) == {("orders", "chart")}  # not the umbrella's chart check as well
+    assert findings(report, "ecosystem", "chart") == []
+
+
+def test_a_service_chart_missing_from_the_umbrella_is_found(wired: Path) -> None:
+    (wired / "deploy/chart/charts/orders").unlink()
+    code, report, _ = check(wired, "--no-checkov", "--no-cache")
+    assert code == CHECK_FAILED
+    messages = [f["message"] for f in findings(report, "ecosystem", "chart")]
+    assert messages == ["chart directory is missing these dependencies: orders"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_the_umbrella_check_sees_the_objects_helm_renders_from_the_whole_chart(wired: Path, environment: str) -> None:
+    ecosystem = ecosystem_file.parse((wired / "ecosystem.yaml").read_text()).model
+    namespace = next(e.namespace for e in ecosystem.environments if e.name == environment)
+    whole = charts.own_objects(charts.render_umbrella(wired, ecosystem, environment), ecosystem)
+    found, objects = charts.check_umbrella(wired, ecosystem, environment)
+    assert found == []
+    assert objects == charts.keys(whole, namespace)
+    assert ("PrometheusRule.monitoring.coreos.com", namespace, "shop-alerts") in objects
 
 
 def test_hadolint_findings_carry_rule_and_line(wired: Path) -> None:
