@@ -5,7 +5,8 @@ half of what `scaffold new` spends, and the command itself spends as much before
 anything (reading ecosystem.yaml, asking, validating, deriving the wiring). On a machine with
 more than one core both can happen at once: `start()` forks a child as the command begins; the
 child imports copier and waits; the first `templates.render` of the command hands its arguments
-to the child, which renders and answers with nothing or the error it met. The child writes only
+to the child, which renders (while the command goes on: `scaffold new` derives the wiring meanwhile)
+and answers with nothing or the error it met. The child writes only
 where the command told it to (the staging directory); it dies with the command (as the update
 workers do), and a command that never renders kills it on exit.
 
@@ -54,11 +55,19 @@ class RenderProcess:
         os.close(replies_out)
         self.pid: int | None = pid
 
-    def run(self, work: Callable[..., None], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        """`work(*args, **kwargs)` in the child; its ScaffoldError is raised here."""
+    def send(self, work: Callable[..., None], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Have the child start `work(*args, **kwargs)`; `wait` gives its outcome. Until then the
+        command goes on with its own work (the two overlap)."""
         try:
             _write_all(self._requests, pickle.dumps((work, args, kwargs)))
             os.close(self._requests)
+        except OSError:
+            self.close()
+            raise
+
+    def wait(self) -> None:
+        """The outcome of the work sent: nothing, or its ScaffoldError raised here."""
+        try:
             reply = _read_all(self._replies)
         finally:
             self.close()

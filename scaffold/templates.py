@@ -15,11 +15,12 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from packaging.version import Version
 
@@ -38,6 +39,9 @@ from scaffold.template_repo import (
     template_files,
     write_atomically,
 )
+
+if TYPE_CHECKING:
+    from scaffold.render_process import RenderProcess
 
 BUILTIN: Final = "builtin"
 ANSWERS_FILE: Final = ".copier-answers.yml"
@@ -452,14 +456,53 @@ def render(
 ) -> None:
     """Render `ref` into `destination` (which must not exist yet) with copier; in the render process
     when the command started one (scaffold.render_process), else here."""
+    with rendering(ref, destination, answers, root=root, location=location, trust=trust) as pending:
+        pending.wait()
+
+
+@dataclass
+class PendingRender:
+    """A render begun by `rendering`: `wait()` gives its outcome (raises its error)."""
+
+    process: RenderProcess | None
+    here: Callable[[], None]  # the render, for when no process was started
+    done: bool = False
+
+    def wait(self) -> None:
+        self.done = True
+        if self.process is not None:
+            self.process.wait()
+        else:
+            self.here()
+
+
+@contextmanager
+def rendering(
+    ref: TemplateRef,
+    destination: Path,
+    answers: Mapping[str, object],
+    *,
+    root: Path | None = None,
+    location: str | None = None,
+    trust: bool = False,
+) -> Iterator[PendingRender]:
+    """Begin rendering `ref` into `destination`, so that the command's work inside the block runs while
+    the render process renders (without one, the render happens in `wait()`). Leaving the block without
+    waiting (an error in the command's own work) stops the render before the caller removes its
+    destination."""
     from scaffold import render_process
 
     process = render_process.take()
     options = {"root": root, "location": location, "trust": trust}
     if process is not None:
-        process.run(_render_here, (ref, destination, dict(answers)), options)
-    else:
-        _render_here(ref, destination, answers, root=root, location=location, trust=trust)
+        process.send(_render_here, (ref, destination, dict(answers)), options)
+    here = partial(_render_here, ref, destination, answers, root=root, location=location, trust=trust)
+    pending = PendingRender(process, here)
+    try:
+        yield pending
+    finally:
+        if process is not None and not pending.done:
+            process.close()
 
 
 def _render_here(

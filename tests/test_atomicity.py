@@ -78,7 +78,7 @@ def test_new_rolls_back_when_moving_or_linking_fails(
 
 
 def test_new_leaves_nothing_when_rendering_fails(ecosystem: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from scaffold.commands import new
+    from scaffold import templates
 
     scaffold("sync", cwd=ecosystem)
     before = snapshot(ecosystem)
@@ -86,7 +86,7 @@ def test_new_leaves_nothing_when_rendering_fails(ecosystem: Path, monkeypatch: p
     def broken_render(*args: object, **kwargs: object) -> None:
         raise ScaffoldError("template exploded", "none")
 
-    monkeypatch.setattr(new, "render", broken_render)
+    monkeypatch.setattr(templates, "_render_here", broken_render)
     with pytest.raises(ScaffoldError):
         new_service(ecosystem, "backend", "orders", data=[], defaults=True, dry_run=False, asker=None)
     assert diff(before, snapshot(ecosystem)) == []

@@ -25,7 +25,7 @@ from scaffold.names import check_new_service_name
 from scaffold.project import STATE_DIR, find_root, locked
 from scaffold.prompts import Asker, Prompt, resolve
 from scaffold.results import Change, NewResult
-from scaffold.templates import render, service_ref, store_update, template_dir
+from scaffold.templates import rendering, service_ref, store_update, template_dir
 from scaffold.transaction import Transaction
 from scaffold.wiring_apply import changes, plan_wiring, stage_wiring
 
@@ -116,22 +116,22 @@ def new_service(
         )
         port = check_port(answers["port"], ecosystem)
         service = service_entry(checked_kind, name, port, answers, ecosystem, template)
-        new_text = ecosystem_file.with_service(document, service)
-        wired = ecosystem_file.parse(new_text.decode())
-        files, wiring = plan_wiring(root, wired.model)
         template_answers = answers_for_template(answers, checked_kind, name, ecosystem)
         staging_parent = Path(tempfile.mkdtemp(prefix="staging-", dir=None if dry_run else root / STATE_DIR))
         try:
             staged = staging_parent / name
-            render(service.template, staged, template_answers, root=root, location=path, trust=trust)
+            with rendering(
+                service.template, staged, template_answers, root=root, location=path, trust=trust
+            ) as pending:
+                # Done while the template renders (in the render process, on another core): at 500
+                # services ecosystem.yaml's edit and the wiring are most of what `new` does besides.
+                new_text = ecosystem_file.with_service(document, service)
+                wired = ecosystem_file.parse(new_text.decode())
+                files, wiring = plan_wiring(root, wired.model)
+                wiring_changes = (Change(ecosystem_file.FILE_NAME, "update"), *changes(root, wiring))
+                pending.wait()
             store = store_update(root, service.template)
-            result = NewResult(
-                root=root,
-                service=service,
-                files=_files(staged),
-                wiring=(Change(ecosystem_file.FILE_NAME, "update"), *changes(root, wiring)),
-                dry_run=dry_run,
-            )
+            result = NewResult(root=root, service=service, files=_files(staged), wiring=wiring_changes, dry_run=dry_run)
             if not dry_run:
                 with Transaction(root) as tx:
                     tx.move_in(staged, path)
