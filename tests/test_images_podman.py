@@ -157,6 +157,19 @@ def test_the_ca_bundle_is_in_no_image(built: dict[str, Any], client: Any) -> Non
             assert found == [], f"{image['reference']} keeps the CA bundle in {found}"
 
 
+def test_the_python_kinds_runtime_venv_has_no_pip_and_their_test_venv_has(built: dict[str, Any], client: Any) -> None:
+    """A production container never installs anything (docs/images.md); the test image's checks
+    need pip (pip-audit, the outdated check), so its stage puts it back."""
+    probe = "import importlib.util, sys; print(sys.prefix != sys.base_prefix, importlib.util.find_spec('pip') is None)"
+    python_kinds = [name for name, kind in SERVICES.items() if kind != "frontend"]
+    assert python_kinds
+    for name in python_kinds:
+        images = {i["target"]: i["image_id"] for i in by_name(built)[name]["images"]}
+        for target, pip_absent in (("runtime", True), ("test", False)):
+            output = client.containers.run(images[target], ["-c", probe], entrypoint=["python"], remove=True)
+            assert output.decode().split() == ["True", str(pip_absent)], (name, target, output)
+
+
 def test_the_builder_lends_the_ca_bundle_to_the_build_as_a_secret(
     tmp_path: Path, podman: Podman, registry: str
 ) -> None:

@@ -177,6 +177,22 @@ def test_a_sampled_request_is_exported_once_whether_it_fails_or_not() -> None:
     assert names == ["GET /ok", "GET /boom/{part}"]
 
 
+def test_a_sampled_request_that_raises_is_an_error_with_its_exception() -> None:
+    client, exporter = _traced_app(ALWAYS_ON)
+    assert client.get("/boom/payment").status_code == 500
+    [span] = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert span.status.status_code is StatusCode.ERROR  # nothing answered before it raised
+    assert span.attributes is not None
+    assert span.attributes["http.status_code"] == 500
+    [event] = span.events
+    assert event.name == "exception"
+    assert event.attributes is not None
+    assert event.attributes["exception.type"] == "RuntimeError"
+    assert span.context is not None
+    message = f"payment failed in span {span.context.span_id:016x}"
+    assert event.attributes["exception.message"] == message
+
+
 def test_the_sampler_decides_before_a_request_s_attributes_are_computed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
