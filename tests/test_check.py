@@ -461,3 +461,22 @@ def test_checkov_is_found_through_the_variable_or_on_path(monkeypatch: pytest.Mo
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(bin_dir))
     assert checkov_binary() == str(bin_dir / "checkov")
+
+
+def _targets(count: int) -> list[Any]:
+    from scaffold.checks.checkov import Target
+
+    return [Target(f"svc{n:03d}", None, None, None, None) for n in range(count)]
+
+
+@pytest.mark.parametrize(("count", "jobs", "runs"), [(3, 2, 1), (8, 2, 2), (40, 2, 3), (500, 2, 32), (500, 64, 64)])
+def test_no_checkov_run_scans_more_than_its_share_whatever_the_ecosystem_s_size(
+    count: int, jobs: int, runs: int
+) -> None:
+    """checkov's memory grows with what one run scans: a few targets per run, at most one run per
+    job, and never more than MAX_TARGETS_PER_CHECKOV_RUN in one run (500 services: 32 runs, not 2)."""
+    targets = _targets(count)
+    batches = runner.checkov_batches(targets, jobs)
+    assert len(batches) == runs
+    assert all(0 < len(b) <= runner.MAX_TARGETS_PER_CHECKOV_RUN for b in batches)
+    assert sorted(t.subject for b in batches for t in b) == [t.subject for t in targets]  # each target once
