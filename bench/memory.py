@@ -6,7 +6,8 @@ largest single process beside it). /usr/bin/time -v reports only the largest pro
 hide a pool of workers. Two sums: the proportional set size (PSS, /proc/PID/smaps_rollup: a page
 shared by n processes counts 1/n in each, so the sum is what the tree takes from the machine) and
 the resident set size (RSS), which counts every page shared by forked workers (the interpreter,
-the modules imported before the fork) once per process: an upper bound.
+the modules imported before the fork) once per process: an upper bound. The processes that make
+the peak are listed under the figure, largest first.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -50,8 +52,25 @@ def _pss(pid: int) -> int:
     return 0
 
 
-def tree_memory(root: int) -> tuple[int, int, int]:
-    """(PSS sum, RSS sum, largest RSS) in bytes of `root` and its descendants."""
+@dataclass(frozen=True)
+class Sample:
+    """The tree's memory at one moment: sums in bytes, and each process's PSS with its command."""
+
+    pss: int
+    rss: int
+    largest_rss: int
+    processes: tuple[tuple[int, str], ...]  # (PSS, command), largest first
+
+
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
+def tree_memory(root: int) -> Sample:
+    """`root` and its descendants, now."""
     children = _children()
     pending, pids = [root], []
     while pending:
@@ -59,29 +78,38 @@ def tree_memory(root: int) -> tuple[int, int, int]:
         pids.append(pid)
         pending += children.get(pid, [])
     sizes = [_rss(pid) for pid in pids]
-    return sum(_pss(pid) for pid in pids), sum(sizes), max(sizes, default=0)
+    shares = [(_pss(pid), pid) for pid in pids]
+    processes = tuple(sorted(((pss, _command(pid)) for pss, pid in shares), reverse=True))
+    return Sample(sum(pss for pss, _ in shares), sum(sizes), max(sizes, default=0), processes)
 
 
-def measure(command: list[str]) -> tuple[int, int, int, float, int]:
-    """(peak PSS sum, peak RSS sum, peak single RSS, seconds, exit code) of running `command`."""
+def measure(command: list[str]) -> tuple[Sample, Sample, float, int]:
+    """(the sample of peak PSS, one whose fields are each their peak, seconds, exit code) of `command`."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    peak_pss = peak_rss = peak_one = 0
+    at_peak = peaks = Sample(0, 0, 0, ())
     while process.poll() is None:
-        pss, rss, largest = tree_memory(process.pid)
-        peak_pss, peak_rss, peak_one = max(peak_pss, pss), max(peak_rss, rss), max(peak_one, largest)
+        sample = tree_memory(process.pid)
+        if sample.pss > at_peak.pss:
+            at_peak = sample
+        peaks = Sample(
+            max(peaks.pss, sample.pss), max(peaks.rss, sample.rss), max(peaks.largest_rss, sample.largest_rss), ()
+        )
         time.sleep(0.02)
-    return peak_pss, peak_rss, peak_one, time.perf_counter() - started, process.returncode
+    return at_peak, peaks, time.perf_counter() - started, process.returncode
 
 
 def main(command: list[str]) -> None:
-    peak_pss, peak_rss, peak_one, seconds, code = measure(command)
+    at_peak, peaks, seconds, code = measure(command)
     mb = 1000 * 1000
     print(
         f"{' '.join(Path(command[0]).name if i == 0 else a for i, a in enumerate(command))}: "
-        f"peak {peak_pss / mb:.0f} MB PSS for the whole process tree ({peak_rss / mb:.0f} MB RSS summed, "
-        f"largest process {peak_one / mb:.0f} MB RSS), {seconds:.1f} s, exit {code} (goal < 500 MB)"
+        f"peak {peaks.pss / mb:.0f} MB PSS for the whole process tree ({peaks.rss / mb:.0f} MB RSS summed, "
+        f"largest process {peaks.largest_rss / mb:.0f} MB RSS), {seconds:.1f} s, exit {code} (goal < 500 MB)"
     )
+    # Which processes make the peak: where memory is to be saved.
+    for pss, name in at_peak.processes[:5]:
+        print(f"  {pss / mb:5.0f} MB PSS  {name[:120]}")
 
 
 if __name__ == "__main__":
