@@ -195,6 +195,54 @@ def test_the_builder_lends_the_ca_bundle_to_the_build_as_a_secret(
             assert outcome.image_id is None and outcome.error, outcome
 
 
+def test_the_builder_says_the_stages_before_the_target_are_cached_while_the_target_still_builds(
+    tmp_path: Path, podman: Podman, registry: str
+) -> None:
+    """What `scaffold build` starts the runtime image on: when the builder says so, a build of
+    another target finds the shared stage in the cache (it never installs twice), and the first
+    build has not ended yet (the two overlap)."""
+    context = tmp_path / "context"
+    context.mkdir()
+    token = secrets.token_hex(8)  # a stage no earlier build cached
+    (context / "Dockerfile").write_text(
+        f"FROM {registry}/library/python:3.12.14-slim-bookworm AS shared\n"
+        f"RUN echo shared-{token} | tee /shared\n"
+        "FROM shared AS last\n"
+        "RUN echo last-stage-ran\n"
+        "FROM shared AS other\n"
+        "RUN test -s /shared\n"
+    )
+    engine = Engine(FoundEngine(podman.url, {}, from_environment=False))
+    builder = ApiBuilder(engine)
+    last, other = f"localhost/stages-last:{token}", f"localhost/stages-other:{token}"
+    logs: list[tuple[str, ...]] = []
+    last_built_then: list[bool] = []
+
+    def build_the_other_target() -> None:
+        if not logs:
+            last_built_then.append(_has_image(engine, last))
+            outcome = builder.build(BuildRequest(context, "other", other))
+            assert outcome.image_id, "\n".join(outcome.log) + str(outcome.error)
+            logs.append(outcome.log)
+
+    outcome = builder.build(BuildRequest(context, "last", last), build_the_other_target)
+    assert outcome.image_id, "\n".join(outcome.log) + str(outcome.error)
+    assert f"shared-{token}" in outcome.log  # the first build ran the shared stage
+    assert last_built_then == [False], "the builder said it only once its build had ended"
+    log = logs[0]
+    shared_step = next(i for i, line in enumerate(log) if f"RUN echo shared-{token} | tee" in line)
+    assert log[shared_step + 1].startswith("--> Using cache"), log
+    assert f"shared-{token}" not in log, log  # and the other did not run it again
+
+
+def _has_image(engine: Engine, reference: str) -> bool:
+    client = engine.client()
+    try:
+        return any(reference in (image.tags or []) for image in client.images.list())
+    finally:
+        client.close()
+
+
 def test_runtime_images_run_with_the_charts_security_settings_and_answer_their_probes(
     shop: Path, built: dict[str, Any], podman: Podman, client: Any
 ) -> None:

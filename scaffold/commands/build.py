@@ -11,15 +11,17 @@ Nothing in the meta-project changes except images.json.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scaffold import ecosystem_file, images_file, mirrors
 from scaffold.engine import registry
-from scaffold.engine.builders import Builder, BuildRequest, builder_for
+from scaffold.engine.builders import Builder, BuildOutcome, BuildRequest, builder_for
 from scaffold.engine.connection import Engine, connect
 from scaffold.engine.parallel import each, jobs_for, select
 from scaffold.errors import ExitCode, UsageError
@@ -35,6 +37,11 @@ def _quiet(_: Progress) -> None:
     pass
 
 
+def _failed(future: Future[BuiltImage | BuildOutcome]) -> bool:
+    """Whether the build of `future` has already ended in failure."""
+    return future.done() and isinstance(future.result(), BuildOutcome)
+
+
 @dataclass(frozen=True)
 class _Build:
     """What every service's build shares: the engine, the builder, the mirrors, the progress sink."""
@@ -47,26 +54,42 @@ class _Build:
     report: ProgressSink
 
     def service(self, plan: ServiceImages) -> ServiceBuild:
+        """The test image, and the runtime image beside the end of it: the runtime build starts once
+        the test build has every stage before its own in the engine's cache (the dependency
+        installs), so the two never install the same thing twice and a rebuild after an edit
+        overlaps their last stages."""
         name = plan.service.name
         directory = self.root / plan.service.path
         if not (directory / "Dockerfile").is_file():
             return ServiceBuild(name, "failed", failed_step="test image", error=f"{directory}/Dockerfile is missing")
-        images: list[BuiltImage] = []
-        for target, step in TARGETS:
-            reference = plan.test if target == "test" else plan.runtime
-            self.report(Progress(name, step, "started", detail=reference))
-            started = time.monotonic()
-            request = BuildRequest(directory, target, reference, self.arguments, self.secrets)
-            outcome = self.builder.build(request)
-            seconds = time.monotonic() - started
-            if outcome.image_id is None:
-                self.report(Progress(name, step, "failed", seconds, outcome.error or ""))
-                return ServiceBuild(
-                    name, "failed", tuple(images), failed_step=step, error=outcome.error, log=outcome.log
-                )
-            images.append(BuiltImage(target, reference, outcome.image_id, self._size(outcome.image_id), seconds))
-            self.report(Progress(name, step, "done", seconds, reference))
-        return ServiceBuild(name, "built", tuple(images))
+        shared_stages_built = threading.Event()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            test = pool.submit(self._target, plan, "test", shared_stages_built.set)
+            test.add_done_callback(lambda _: shared_stages_built.set())
+            shared_stages_built.wait()
+            runtime = self._target(plan, "runtime", lambda: None) if not _failed(test) else None
+            outcomes = [test.result(), runtime]
+        images = tuple(o for o in outcomes if isinstance(o, BuiltImage))
+        for (_, step), outcome in zip(TARGETS, outcomes, strict=True):
+            if isinstance(outcome, BuildOutcome):
+                return ServiceBuild(name, "failed", images, failed_step=step, error=outcome.error, log=outcome.log)
+        return ServiceBuild(name, "built", images)
+
+    def _target(self, plan: ServiceImages, target: str, stages_done: Callable[[], None]) -> BuiltImage | BuildOutcome:
+        """One image of the service: built, or the failed build's outcome."""
+        name = plan.service.name
+        step = dict(TARGETS)[target]
+        reference = plan.test if target == "test" else plan.runtime
+        self.report(Progress(name, step, "started", detail=reference))
+        started = time.monotonic()
+        request = BuildRequest(self.root / plan.service.path, target, reference, self.arguments, self.secrets)
+        outcome = self.builder.build(request, stages_done)
+        seconds = time.monotonic() - started
+        if outcome.image_id is None:
+            self.report(Progress(name, step, "failed", seconds, outcome.error or ""))
+            return outcome
+        self.report(Progress(name, step, "done", seconds, reference))
+        return BuiltImage(target, reference, outcome.image_id, self._size(outcome.image_id), seconds)
 
     def _size(self, image_id: str) -> int:
         client = self.engine.client()

@@ -12,6 +12,13 @@ way to lend a build a file that no layer keeps. Engines differ in how a client h
   Docker the build step is `docker build` with BuildKit, aimed at the same engine; the image is
   then in that engine and everything after it (inspect, push, run) goes through the SDK again.
 Both keep the build's log for the report.
+
+A build also says when every stage before its target's own is in the engine's cache (`stages_done`):
+`scaffold build` starts a service's runtime image then, beside the rest of its test image, since
+from there on the two share nothing left to build. Podman's log names each stage as it starts
+(`[3/3] STEP 1/6: FROM deps AS test`): the first step of the last stage is that moment. Docker's
+BuildKit log does not, so the CLI builder says it when its build ends (the two run one after the
+other, as before).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
@@ -55,8 +62,20 @@ class BuildOutcome:
     error: str | None = None
 
 
+def _nothing() -> None:
+    pass
+
+
 class Builder(Protocol):
-    def build(self, request: BuildRequest) -> BuildOutcome: ...
+    def build(self, request: BuildRequest, stages_done: Callable[[], None] = _nothing) -> BuildOutcome:
+        """Build `request`; call `stages_done` once every stage before the target's own is built
+        (at the latest when the build ends, however it ends)."""
+        ...
+
+
+# Podman's (Buildah's) line for the first step of a stage, numbered among the build's stages: the
+# last stage's starts once every stage before it is committed.
+_LAST_STAGE_STARTS: Final = re.compile(r"^\[(\d+)/\1\] STEP 1/\d+: ")
 
 
 def _csv(fields: list[str]) -> str:
@@ -72,7 +91,13 @@ class ApiBuilder:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def build(self, request: BuildRequest) -> BuildOutcome:
+    def build(self, request: BuildRequest, stages_done: Callable[[], None] = _nothing) -> BuildOutcome:
+        try:
+            return self._build(request, stages_done)
+        finally:
+            stages_done()
+
+    def _build(self, request: BuildRequest, stages_done: Callable[[], None]) -> BuildOutcome:
         params = {
             "t": request.reference,
             "target": request.target,
@@ -108,7 +133,10 @@ class ApiBuilder:
                         detail = event.get("errorDetail") or {}
                         return BuildOutcome(None, tuple(log), str(detail.get("message") or event.get("error")))
                     if "stream" in event:
-                        log.extend(str(event["stream"]).splitlines())
+                        lines = str(event["stream"]).splitlines()
+                        log.extend(lines)
+                        if any(_LAST_STAGE_STARTS.match(line) for line in lines):
+                            stages_done()
                     aux = event.get("aux")
                     if isinstance(aux, dict) and aux.get("ID"):
                         image_id = str(aux["ID"])
@@ -173,7 +201,13 @@ class CliBuilder:
             args += ["--secret", _csv([f"id={key}", f"src={path}"])]
         return [*args, str(request.directory)]
 
-    def build(self, request: BuildRequest) -> BuildOutcome:
+    def build(self, request: BuildRequest, stages_done: Callable[[], None] = _nothing) -> BuildOutcome:
+        try:
+            return self._build(request)
+        finally:
+            stages_done()
+
+    def _build(self, request: BuildRequest) -> BuildOutcome:
         log: list[str] = []
         with tempfile.TemporaryDirectory(prefix="scaffold-build-") as scratch:
             iidfile = Path(scratch) / "iid"
