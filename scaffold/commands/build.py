@@ -4,7 +4,8 @@ the engine's Docker API, several services at once.
 Data flow: find the meta-project -> read ecosystem.yaml (shared lock, released before building) ->
 the services and their tags from git (image_tags) -> the mirrors as build arguments and the CA
 bundle as a build secret (mirrors) -> the engine (engine.connection) -> per service, in parallel:
-the test image, then the runtime image (which reuses the test build's cached stages) -> with
+the test image, and the runtime image once the test build has the stages before its own cached
+(it reuses them; the two last stages overlap) -> with
 --push, once every image is built: push each runtime image, read its digest, write images.json.
 Nothing in the meta-project changes except images.json.
 """
