@@ -75,7 +75,9 @@ def test_the_render_process_has_copier_imported_without_the_questionnaire_stack(
             deferred = sorted(m for m in sys.modules if m.partition(".")[0] in copier_prompts.DEFERRED_PACKAGES)
             Path(report).write_text(json.dumps({"copier": "copier._main" in sys.modules, "deferred": deferred}))
 
-        render_process.RenderProcess().run(loaded, (sys.argv[1],), {})
+        process = render_process.RenderProcess()
+        process.send(loaded, (sys.argv[1],), {})
+        process.wait()
         """,
         str(tmp_path / "report.json"),
     )
