@@ -34,10 +34,6 @@ from scaffold.results import BuildResult, BuiltImage, Progress, ProgressSink, Se
 TARGETS = (("test", "test image"), ("runtime", "runtime image"))
 
 
-def _quiet(_: Progress) -> None:
-    pass
-
-
 def _failed(future: Future[BuiltImage | BuildOutcome]) -> bool:
     """Whether the build of `future` has already ended in failure."""
     return future.done() and isinstance(future.result(), BuildOutcome)
