@@ -208,7 +208,7 @@ def test_the_builder_says_the_stages_before_the_target_are_cached_while_the_targ
         f"FROM {registry}/library/python:3.12.14-slim-bookworm AS shared\n"
         f"RUN echo shared-{token} | tee /shared\n"
         "FROM shared AS last\n"
-        "RUN echo last-stage-ran\n"
+        "RUN echo last-stage-ran && sleep 5\n"  # its image cannot exist yet when the builder says so
         "FROM shared AS other\n"
         "RUN test -s /shared\n"
     )
